@@ -1,0 +1,106 @@
+from django.core.exceptions import ValidationError
+from django.core.validators import MinValueValidator
+from django.db import models
+from django.db.models import F, Q
+from django.urls import reverse
+from django.utils import timezone
+
+
+class Event(models.Model):
+    """Something people buy tickets for, with a sale window and a per-buyer limit."""
+
+    name = models.CharField(max_length=200)
+    slug = models.SlugField(max_length=200, unique=True)
+    description = models.TextField(blank=True)
+    venue = models.CharField(max_length=200, blank=True)
+    starts_at = models.DateTimeField()
+    sale_opens_at = models.DateTimeField(
+        help_text="Requests made before this wait in the waiting room and are shuffled at opening."
+    )
+    sale_closes_at = models.DateTimeField(null=True, blank=True)
+    waiting_room_opens_at = models.DateTimeField(
+        null=True,
+        blank=True,
+        help_text="From when requests are taken before the sale opens; empty: only once it opens.",
+    )
+    max_tickets_per_user = models.PositiveSmallIntegerField(default=10, validators=[MinValueValidator(1)])
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["starts_at", "id"]
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(sale_closes_at__isnull=True) | Q(sale_closes_at__gt=F("sale_opens_at")),
+                name="event_sale_closes_after_it_opens",
+            ),
+            models.CheckConstraint(
+                condition=Q(max_tickets_per_user__gte=1), name="event_max_tickets_positive"
+            ),
+        ]
+
+    def __str__(self):
+        return self.name
+
+    def get_absolute_url(self):
+        return reverse("events:detail", args=[self.pk])
+
+    def sale_state(self, now=None) -> str:
+        """'upcoming', 'waiting_room', 'open' or 'closed' at the given moment."""
+        now = now or timezone.now()
+        if now < self.sale_opens_at:
+            if self.waiting_room_opens_at and now >= self.waiting_room_opens_at:
+                return "waiting_room"
+            return "upcoming"
+        if self.sale_closes_at and now >= self.sale_closes_at:
+            return "closed"
+        return "open"
+
+
+class TicketType(models.Model):
+    """A kind of admission with its own price, capacity and place in the queue."""
+
+    event = models.ForeignKey(Event, on_delete=models.CASCADE, related_name="ticket_types")
+    name = models.CharField(max_length=100)
+    price = models.DecimalField(max_digits=10, decimal_places=2, validators=[MinValueValidator(0)])
+    capacity = models.PositiveIntegerField()
+    # Moved only by the drain's conditional UPDATE; never edited by hand.
+    sold = models.PositiveIntegerField(default=0, editable=False)
+    priority = models.SmallIntegerField(default=0, help_text="Higher is served first: VIP above Regular.")
+    max_per_request = models.PositiveSmallIntegerField(default=4, validators=[MinValueValidator(1)])
+
+    class Meta:
+        ordering = ["event", "-priority", "id"]
+        constraints = [
+            models.UniqueConstraint(fields=["event", "name"], name="ticket_type_name_unique"),
+            models.CheckConstraint(condition=Q(sold__gte=0), name="ticket_type_sold_not_negative"),
+            models.CheckConstraint(condition=Q(sold__lte=F("capacity")), name="ticket_type_not_oversold"),
+            models.CheckConstraint(
+                condition=Q(max_per_request__gte=1), name="ticket_type_max_per_request_positive"
+            ),
+            models.CheckConstraint(condition=Q(price__gte=0), name="ticket_type_price_not_negative"),
+        ]
+
+    def __str__(self):
+        return f"{self.event} – {self.name}"
+
+    def save(self, *args, **kwargs):
+        # `sold` moves only through the drain's conditional UPDATE; a save from a form
+        # holding a stale copy must never write it back.
+        if self.pk and not self._state.adding and kwargs.get("update_fields") is None:
+            kwargs["update_fields"] = [
+                f.name for f in self._meta.concrete_fields if not f.primary_key and f.name != "sold"
+            ]
+        super().save(*args, **kwargs)
+
+    def clean(self):
+        super().clean()
+        if self.pk and self.capacity is not None:
+            sold = TicketType.objects.filter(pk=self.pk).values_list("sold", flat=True).first() or 0
+            if self.capacity < sold:
+                raise ValidationError(
+                    {"capacity": f"{sold} are already sold; capacity cannot go below that."}
+                )
+
+    @property
+    def remaining(self) -> int:
+        return self.capacity - self.sold

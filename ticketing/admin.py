@@ -1,0 +1,112 @@
+import csv
+
+from django.contrib import admin
+from django.http import StreamingHttpResponse
+
+from ticketing.models import Order, Ticket, TicketRequest, Transaction
+from ticketing.services import csvlog
+
+
+class ReadOnlyAdmin(admin.ModelAdmin):
+    """Queue and audit records change only through the ticketing services."""
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+
+@admin.register(TicketRequest)
+class TicketRequestAdmin(ReadOnlyAdmin):
+    list_display = [
+        "id",
+        "user",
+        "event",
+        "ticket_type",
+        "quantity",
+        "status",
+        "reason",
+        "created_at",
+        "processed_at",
+    ]
+    list_filter = ["status", "reason", "event", "ticket_type"]
+    search_fields = ["user__email", "user__name", "idempotency_key"]
+    list_select_related = ["user", "event", "ticket_type"]
+    date_hierarchy = "created_at"
+
+
+class TicketInline(admin.TabularInline):
+    model = Ticket
+    extra = 0
+    fields = ["qr_token", "checked_in_at", "checked_in_by"]
+    readonly_fields = fields
+    can_delete = False
+
+    def has_add_permission(self, request, obj=None):
+        return False
+
+
+@admin.register(Order)
+class OrderAdmin(ReadOnlyAdmin):
+    list_display = ["id", "user", "event", "ticket_type", "quantity", "total", "created_at"]
+    list_filter = ["event", "ticket_type"]
+    search_fields = ["user__email", "user__name", "id"]
+    list_select_related = ["user", "event", "ticket_type"]
+    inlines = [TicketInline]
+
+
+@admin.register(Ticket)
+class TicketAdmin(ReadOnlyAdmin):
+    list_display = ["id", "ticket_type", "holder", "checked_in_at", "checked_in_by"]
+    list_filter = ["ticket_type__event", "ticket_type", ("checked_in_at", admin.EmptyFieldListFilter)]
+    search_fields = ["qr_token", "order__user__email"]
+    list_select_related = ["ticket_type__event", "order__user", "checked_in_by"]
+
+    @admin.display(description="holder", ordering="order__user__email")
+    def holder(self, obj):
+        return obj.order.user
+
+
+class _Echo:
+    def write(self, value):
+        return value
+
+
+@admin.action(description="Export selected transactions as CSV")
+def export_csv(modeladmin, request, queryset):
+    rows = queryset.order_by("id").values_list(*csvlog.LOG_FIELDS)
+    writer = csv.writer(_Echo())
+
+    def lines():
+        yield writer.writerow(csvlog.COLUMNS)
+        for row in rows.iterator():
+            yield writer.writerow(csvlog.format_row(row))
+
+    response = StreamingHttpResponse(lines(), content_type="text/csv")
+    response["Content-Disposition"] = 'attachment; filename="transactions.csv"'
+    return response
+
+
+@admin.register(Transaction)
+class TransactionAdmin(ReadOnlyAdmin):
+    list_display = [
+        "id",
+        "created_at",
+        "kind",
+        "event",
+        "ticket_type",
+        "request_id",
+        "user",
+        "quantity",
+        "reason",
+        "csv_logged",
+    ]
+    list_filter = ["kind", "event", "csv_logged"]
+    search_fields = ["user__email", "request__id"]
+    list_select_related = ["event", "ticket_type", "user"]
+    date_hierarchy = "created_at"
+    actions = [export_csv]

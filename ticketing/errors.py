@@ -1,0 +1,75 @@
+"""The domain errors raised by the ticketing services; the API and pages turn them into messages."""
+
+from django.utils import timezone
+
+
+class TicketingError(Exception):
+    """A rule refused the operation; `message` is meant for the person who asked."""
+
+    status_code = 400
+    code = "refused"
+    default_message = "The request was refused."
+
+    def __init__(self, message: str | None = None):
+        self.message = message or self.default_message
+        super().__init__(self.message)
+
+
+class NotFound(TicketingError):
+    status_code = 404
+    code = "not_found"
+    default_message = "Not found."
+
+
+class UnknownTicketType(TicketingError):
+    code = "unknown_ticket_type"
+    default_message = "There is no such ticket type."
+
+
+class SaleNotOpen(TicketingError):
+    code = "sale_not_open"
+    default_message = "Tickets are not on sale yet."
+
+
+class SaleClosed(TicketingError):
+    code = "sale_closed"
+    default_message = "The sale has closed."
+
+
+class InvalidQuantity(TicketingError):
+    code = "invalid_quantity"
+    default_message = "That quantity is not allowed."
+
+
+class LimitExceeded(TicketingError):
+    code = "limit_exceeded"
+    default_message = "That would take you over the ticket limit for this event."
+
+
+class SoldOut(TicketingError):
+    status_code = 409
+    code = "sold_out"
+    default_message = "Sold out."
+
+
+class NotCancellable(TicketingError):
+    status_code = 409
+    code = "not_cancellable"
+    default_message = "This request has already been served and can no longer be cancelled."
+
+
+class NotAllowed(TicketingError):
+    status_code = 403
+    code = "not_allowed"
+    default_message = "You do not have permission to do that."
+
+
+class AlreadyCheckedIn(TicketingError):
+    status_code = 409
+    code = "already_checked_in"
+    default_message = "This ticket has already been checked in."
+
+    def __init__(self, ticket):
+        self.ticket = ticket
+        when = timezone.localtime(ticket.checked_in_at)
+        super().__init__(f"Already checked in at {when:%H:%M} on {when:%d %b %Y}.")

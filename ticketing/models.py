@@ -1,0 +1,166 @@
+import secrets
+
+from django.conf import settings
+from django.db import models
+from django.db.models import Q
+from django.urls import reverse
+
+from events.models import Event, TicketType
+
+
+class TicketRequest(models.Model):
+    """A buyer's place in an event's queue: the durable queue entry, served all or nothing."""
+
+    class Status(models.TextChoices):
+        QUEUED = "queued", "Queued"
+        FULFILLED = "fulfilled", "Fulfilled"
+        REJECTED = "rejected", "Rejected"
+        CANCELLED = "cancelled", "Cancelled"
+
+    class Reason(models.TextChoices):
+        SOLD_OUT = "sold_out", "Sold out"
+        SALE_CLOSED = "sale_closed", "The sale has closed"
+        LIMIT_EXCEEDED = "limit_exceeded", "Over the per-buyer limit"
+
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="ticket_requests"
+    )
+    # Copied from the ticket type so that the queue's order and counts come from one index.
+    event = models.ForeignKey(Event, on_delete=models.CASCADE, related_name="ticket_requests")
+    ticket_type = models.ForeignKey(TicketType, on_delete=models.CASCADE, related_name="ticket_requests")
+    priority = models.SmallIntegerField()
+    quantity = models.PositiveSmallIntegerField()
+    status = models.CharField(max_length=10, choices=Status.choices, default=Status.QUEUED)
+    reason = models.CharField(max_length=20, choices=Reason.choices, blank=True)
+    # Order within a priority: microseconds since the epoch at arrival, or for waiting-room
+    # arrivals a random number below any such timestamp (see services.queue.queue_key_for).
+    queue_key = models.BigIntegerField()
+    idempotency_key = models.CharField(max_length=100, null=True, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    processed_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-id"]
+        indexes = [
+            # The next batch in queue order, and the number of requests ahead of one.
+            models.Index(
+                "event",
+                models.F("priority").desc(),
+                "queue_key",
+                "id",
+                name="ticketrequest_queue_order",
+                condition=Q(status="queued"),
+            ),
+            # The measured drain rate (requests served in the last minute).
+            models.Index(fields=["event", "processed_at"], name="ticketrequest_processed"),
+            models.Index(fields=["user", "event", "status"], name="ticketrequest_user_event"),
+        ]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["user", "idempotency_key"],
+                condition=Q(idempotency_key__isnull=False),
+                name="ticketrequest_idempotency_unique",
+            ),
+            models.CheckConstraint(condition=Q(quantity__gte=1), name="ticketrequest_quantity_positive"),
+        ]
+
+    def __str__(self):
+        return f"Request #{self.pk} ({self.quantity} × {self.ticket_type.name}, {self.status})"
+
+    def get_absolute_url(self):
+        return reverse("ticketing:request", args=[self.pk])
+
+    @property
+    def is_queued(self) -> bool:
+        return self.status == self.Status.QUEUED
+
+
+class Order(models.Model):
+    """The tickets a fulfilled request bought; one per fulfilled request."""
+
+    request = models.OneToOneField(TicketRequest, on_delete=models.CASCADE, related_name="order")
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="orders")
+    event = models.ForeignKey(Event, on_delete=models.CASCADE, related_name="orders")
+    ticket_type = models.ForeignKey(TicketType, on_delete=models.CASCADE, related_name="orders")
+    quantity = models.PositiveSmallIntegerField()
+    unit_price = models.DecimalField(max_digits=10, decimal_places=2)
+    total = models.DecimalField(max_digits=12, decimal_places=2)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["-id"]
+        indexes = [models.Index(fields=["user", "event"], name="order_user_event")]
+
+    def __str__(self):
+        return f"Order #{self.pk}"
+
+    def get_absolute_url(self):
+        return reverse("ticketing:order", args=[self.pk])
+
+
+def new_qr_token() -> str:
+    return secrets.token_urlsafe(24)
+
+
+class Ticket(models.Model):
+    """One admission; its unguessable QR token is what the door scans."""
+
+    order = models.ForeignKey(Order, on_delete=models.CASCADE, related_name="tickets")
+    ticket_type = models.ForeignKey(TicketType, on_delete=models.CASCADE, related_name="tickets")
+    qr_token = models.CharField(max_length=64, unique=True, default=new_qr_token, editable=False)
+    checked_in_at = models.DateTimeField(null=True, blank=True)
+    checked_in_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="+",
+    )
+
+    class Meta:
+        ordering = ["id"]
+        permissions = [("check_in_ticket", "Can check in tickets at the door")]
+        indexes = [models.Index(fields=["ticket_type", "checked_in_at"], name="ticket_checkins")]
+
+    def __str__(self):
+        return f"Ticket #{self.pk}"
+
+    def get_absolute_url(self):
+        return reverse("ticketing:ticket", args=[self.qr_token])
+
+    @property
+    def status(self) -> str:
+        return "checked_in" if self.checked_in_at else "valid"
+
+
+class Transaction(models.Model):
+    """An append-only audit entry for one state change; the CSV log is written from these."""
+
+    class Kind(models.TextChoices):
+        QUEUED = "queued", "Queued"
+        FULFILLED = "fulfilled", "Fulfilled"
+        REJECTED = "rejected", "Rejected"
+        CANCELLED = "cancelled", "Cancelled"
+        CHECKED_IN = "checked_in", "Checked in"
+
+    created_at = models.DateTimeField(auto_now_add=True, db_index=True)
+    kind = models.CharField(max_length=12, choices=Kind.choices)
+    event = models.ForeignKey(Event, on_delete=models.SET_NULL, null=True, related_name="+")
+    ticket_type = models.ForeignKey(TicketType, on_delete=models.SET_NULL, null=True, related_name="+")
+    request = models.ForeignKey(TicketRequest, on_delete=models.SET_NULL, null=True, related_name="+")
+    order = models.ForeignKey(Order, on_delete=models.SET_NULL, null=True, related_name="+")
+    ticket = models.ForeignKey(Ticket, on_delete=models.SET_NULL, null=True, related_name="+")
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, related_name="+")
+    quantity = models.PositiveSmallIntegerField(default=0)
+    reason = models.CharField(max_length=40, blank=True)
+    # Set once the row is in the CSV log; see services.csvlog.
+    csv_logged = models.BooleanField(default=False)
+
+    class Meta:
+        ordering = ["-id"]
+        indexes = [
+            models.Index(fields=["id"], name="transaction_csv_pending", condition=Q(csv_logged=False)),
+        ]
+
+    def __str__(self):
+        return f"{self.get_kind_display()} #{self.pk}"

@@ -1,0 +1,108 @@
+"""Reads: availability, queue positions, a buyer's requests, orders and tickets."""
+
+from dataclasses import dataclass
+from datetime import timedelta
+
+from django.db.models import Count, Prefetch, Q
+from django.utils import timezone
+
+from events.models import Event, TicketType
+from ticketing.models import Order, Ticket, TicketRequest
+
+QUEUED = TicketRequest.Status.QUEUED
+# The drain rate is measured over this window.
+RATE_WINDOW = timedelta(seconds=60)
+
+
+def events_listed(*, now=None):
+    """Events on sale or coming, soonest first, with their ticket types."""
+    now = now or timezone.now()
+    return (
+        Event.objects.filter(Q(sale_closes_at__isnull=True) | Q(sale_closes_at__gt=now))
+        .filter(starts_at__gt=now - timedelta(hours=12))
+        .prefetch_related("ticket_types")
+        .order_by("starts_at", "id")
+    )
+
+
+def ticket_types_with_queue(*, event_id: int):
+    """The event's ticket types, each annotated with `queued`: requests waiting for it."""
+    return (
+        TicketType.objects.filter(event_id=event_id)
+        .annotate(queued=Count("ticket_requests", filter=Q(ticket_requests__status=QUEUED)))
+        .order_by("-priority", "id")
+    )
+
+
+@dataclass
+class QueuePosition:
+    request_id: int
+    status: str
+    position: int | None
+    ahead: int | None
+    eta_seconds: float | None
+    waiting_room: bool
+    order_id: int | None
+
+
+def requests_ahead(*, ticket_request: TicketRequest) -> int:
+    """Queued requests of the same event that will be served before this one."""
+    r = ticket_request
+    return (
+        TicketRequest.objects.filter(event_id=r.event_id, status=QUEUED)
+        .filter(
+            Q(priority__gt=r.priority)
+            | Q(priority=r.priority, queue_key__lt=r.queue_key)
+            | Q(priority=r.priority, queue_key=r.queue_key, id__lt=r.id)
+        )
+        .count()
+    )
+
+
+def drain_rate(*, event_id: int, now=None) -> float:
+    """Requests served per second for the event over the last minute."""
+    now = now or timezone.now()
+    served = TicketRequest.objects.filter(event_id=event_id, processed_at__gte=now - RATE_WINDOW).count()
+    return served / RATE_WINDOW.total_seconds()
+
+
+def queue_position(*, ticket_request: TicketRequest, now=None) -> QueuePosition:
+    """Where a request stands: its 1-based place, the number ahead, and an ETA."""
+    r = ticket_request
+    order_id = Order.objects.filter(request_id=r.pk).values_list("pk", flat=True).first()
+    if r.status != QUEUED:
+        return QueuePosition(r.pk, r.status, None, 0, 0.0, False, order_id)
+    now = now or timezone.now()
+    event = r.event
+    if now < event.sale_opens_at:
+        # Waiting-room order is random and settles only as people join; no place is promised.
+        return QueuePosition(r.pk, r.status, None, None, None, True, None)
+    ahead = requests_ahead(ticket_request=r)
+    rate = drain_rate(event_id=r.event_id, now=now)
+    eta = round((ahead + 1) / rate, 1) if rate > 0 else None
+    return QueuePosition(r.pk, r.status, ahead + 1, ahead, eta, False, None)
+
+
+def user_requests(*, user):
+    return TicketRequest.objects.filter(user_id=user.pk).select_related("event", "ticket_type")
+
+
+def user_request(*, user, request_id: int) -> TicketRequest | None:
+    """The user's own request, or None (someone else's is as good as missing)."""
+    return user_requests(user=user).filter(pk=request_id).first()
+
+
+def user_orders(*, user):
+    return (
+        Order.objects.filter(user_id=user.pk)
+        .select_related("event", "ticket_type", "user")
+        .prefetch_related(Prefetch("tickets", queryset=Ticket.objects.order_by("id")))
+    )
+
+
+def ticket_by_token(*, qr_token: str) -> Ticket | None:
+    return (
+        Ticket.objects.select_related("ticket_type__event", "order__user", "checked_in_by")
+        .filter(qr_token=qr_token)
+        .first()
+    )

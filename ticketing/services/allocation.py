@@ -1,0 +1,172 @@
+"""Serving an event's queue: allocating tickets in batches that never oversell."""
+
+import time
+from collections import Counter, defaultdict
+from dataclasses import dataclass
+
+from django.conf import settings
+from django.db import transaction
+from django.db.models import F, Sum
+from django.utils import timezone
+from django_q.tasks import async_task
+
+from events.models import Event, TicketType
+from ticketing.models import Order, Ticket, TicketRequest, Transaction, new_qr_token
+
+Status = TicketRequest.Status
+Reason = TicketRequest.Reason
+
+
+class AllocationConflict(Exception):
+    """A counter did not move as the locked snapshot promised; the batch is rolled back."""
+
+
+@dataclass
+class DrainResult:
+    fulfilled: int = 0
+    rejected: int = 0
+    tickets: int = 0
+    batches: int = 0
+    more: bool = False
+
+
+def drain_event_queue(
+    *, event_id: int, batch_size: int | None = None, time_budget: float | None = None
+) -> DrainResult:
+    """Serve the event's queue in order until it is empty, the sale is not open, or time is up."""
+    batch_size = batch_size or settings.EVENTTIX_DRAIN_BATCH_SIZE
+    budget = settings.EVENTTIX_DRAIN_TIME_BUDGET_S if time_budget is None else time_budget
+    deadline = time.monotonic() + budget
+    result = DrainResult()
+    while True:
+        served = serve_batch(event_id=event_id, batch_size=batch_size, result=result)
+        if served < batch_size:
+            return result
+        if time.monotonic() >= deadline:
+            result.more = True
+            return result
+
+
+def drain_due_queues() -> dict[int, DrainResult]:
+    """Drain every event that has queued requests; what the minute sweep runs."""
+    event_ids = (
+        TicketRequest.objects.filter(status=Status.QUEUED)
+        .order_by()
+        .values_list("event_id", flat=True)
+        .distinct()
+    )
+    return {event_id: drain_event_queue(event_id=event_id) for event_id in list(event_ids)}
+
+
+@transaction.atomic
+def serve_batch(*, event_id: int, batch_size: int, result: DrainResult) -> int:
+    """Serve up to batch_size queued requests in one transaction; return how many were served."""
+    # The event row is the per-event lock: drains of one event run one batch at a time, in order,
+    # while drains of other events go on in parallel. Locks are always taken event first.
+    event = Event.objects.select_for_update().filter(pk=event_id).first()
+    if event is None:
+        return 0
+    now = timezone.now()
+    state = event.sale_state(now)
+    if state in ("upcoming", "waiting_room"):
+        return 0
+    batch = list(
+        TicketRequest.objects.select_for_update()
+        .filter(event_id=event_id, status=Status.QUEUED)
+        .order_by("-priority", "queue_key", "id")[:batch_size]
+    )
+    if not batch:
+        return 0
+    if state == "closed":
+        decisions = {r.pk: Reason.SALE_CLOSED for r in batch}
+        types = {}
+    else:
+        types = {t.pk: t for t in TicketType.objects.filter(event_id=event_id).order_by("pk")}
+        decisions = _decide(event=event, batch=batch, types=types)
+    _apply(event=event, batch=batch, types=types, decisions=decisions, now=now, result=result)
+    result.batches += 1
+    return len(batch)
+
+
+def _decide(*, event: Event, batch: list[TicketRequest], types: dict) -> dict[int, str | None]:
+    """In queue order, fulfil (None) or reject (a reason) each request, all or nothing."""
+    held = dict(
+        Order.objects.filter(event_id=event.pk, user_id__in={r.user_id for r in batch})
+        .values("user_id")
+        .annotate(n=Sum("quantity"))
+        .values_list("user_id", "n")
+    )
+    remaining = {pk: t.capacity - t.sold for pk, t in types.items()}
+    decisions = {}
+    for r in batch:
+        if held.get(r.user_id, 0) + r.quantity > event.max_tickets_per_user:
+            decisions[r.pk] = Reason.LIMIT_EXCEEDED
+        elif remaining.get(r.ticket_type_id, 0) < r.quantity:
+            decisions[r.pk] = Reason.SOLD_OUT
+        else:
+            decisions[r.pk] = None
+            remaining[r.ticket_type_id] -= r.quantity
+            held[r.user_id] = held.get(r.user_id, 0) + r.quantity
+    return decisions
+
+
+def _apply(*, event, batch, types, decisions, now, result: DrainResult) -> None:
+    fulfilled = [r for r in batch if decisions[r.pk] is None]
+    sold = Counter()
+    for r in fulfilled:
+        sold[r.ticket_type_id] += r.quantity
+    for type_id, n in sorted(sold.items()):
+        moved = TicketType.objects.filter(pk=type_id, sold__lte=F("capacity") - n).update(sold=F("sold") + n)
+        if moved != 1:
+            raise AllocationConflict(f"ticket type {type_id} could not take {n} more")
+
+    orders = Order.objects.bulk_create(
+        Order(
+            request=r,
+            user_id=r.user_id,
+            event_id=event.pk,
+            ticket_type_id=r.ticket_type_id,
+            quantity=r.quantity,
+            unit_price=types[r.ticket_type_id].price,
+            total=types[r.ticket_type_id].price * r.quantity,
+        )
+        for r in fulfilled
+    )
+    Ticket.objects.bulk_create(
+        Ticket(order=o, ticket_type_id=o.ticket_type_id, qr_token=new_qr_token())
+        for o in orders
+        for _ in range(o.quantity)
+    )
+
+    by_outcome = defaultdict(list)
+    for r in batch:
+        by_outcome[decisions[r.pk]].append(r.pk)
+    for reason, ids in by_outcome.items():
+        status = Status.FULFILLED if reason is None else Status.REJECTED
+        TicketRequest.objects.filter(pk__in=ids).update(status=status, reason=reason or "", processed_at=now)
+
+    order_by_request = {o.request_id: o.pk for o in orders}
+    Transaction.objects.bulk_create(
+        Transaction(
+            kind=Transaction.Kind.FULFILLED if decisions[r.pk] is None else Transaction.Kind.REJECTED,
+            event_id=event.pk,
+            ticket_type_id=r.ticket_type_id,
+            request_id=r.pk,
+            order_id=order_by_request.get(r.pk),
+            user_id=r.user_id,
+            quantity=r.quantity,
+            reason=decisions[r.pk] or "",
+        )
+        for r in batch
+    )
+
+    result.fulfilled += len(fulfilled)
+    result.rejected += len(batch) - len(fulfilled)
+    result.tickets += sum(sold.values())
+    if orders:
+        order_ids = [o.pk for o in orders]
+        transaction.on_commit(lambda: _notify(order_ids))
+
+
+def _notify(order_ids: list[int]) -> None:
+    async_task("ticketing.tasks.send_order_confirmations", order_ids, group="email")

@@ -1,0 +1,144 @@
+"""Joining and leaving an event's queue."""
+
+import secrets
+import time
+
+from django.contrib.auth import get_user_model
+from django.db import IntegrityError, transaction
+from django.db.models import Sum
+from django.utils import timezone
+
+from events.models import Event, TicketType
+from ticketing import errors
+from ticketing.models import TicketRequest, Transaction
+from ticketing.services import wakeups
+
+# Waiting-room keys are drawn below this bound: 2**50 microseconds after the epoch is in 2005,
+# so every waiting-room arrival sorts ahead of every arrival after the sale opened, and among
+# themselves they form a uniformly random order that nobody can influence by arriving early.
+WAITING_ROOM_KEY_SPAN = 2**50
+
+HELD_STATUSES = (TicketRequest.Status.QUEUED, TicketRequest.Status.FULFILLED)
+
+
+def queue_key_for(*, event: Event, now) -> int:
+    """The key that orders a new request among others of the same priority."""
+    if now < event.sale_opens_at:
+        return secrets.randbelow(WAITING_ROOM_KEY_SPAN)
+    return time.time_ns() // 1000
+
+
+def check_can_request(*, event: Event, now) -> None:
+    """Raise unless the event takes requests at this moment."""
+    state = event.sale_state(now)
+    if state == "upcoming":
+        opens = timezone.localtime(event.waiting_room_opens_at or event.sale_opens_at)
+        raise errors.SaleNotOpen(f"Tickets for {event.name} go on sale at {opens:%H:%M on %d %b %Y}.")
+    if state == "closed":
+        raise errors.SaleClosed(f"The sale for {event.name} has closed.")
+
+
+def tickets_held(*, user_id: int, event_id: int) -> int:
+    """Tickets a user has queued or bought for an event."""
+    held = TicketRequest.objects.filter(
+        user_id=user_id, event_id=event_id, status__in=HELD_STATUSES
+    ).aggregate(n=Sum("quantity"))["n"]
+    return held or 0
+
+
+def enqueue_request(
+    *, user, ticket_type_id: int, quantity: int, idempotency_key: str | None = None, now=None
+) -> TicketRequest:
+    """Put a buyer's request for tickets in the event's queue, or refuse it with a clear reason."""
+    now = now or timezone.now()
+    try:
+        with transaction.atomic():
+            # One buyer's requests are serialized, so parallel requests cannot beat the limit.
+            get_user_model().objects.select_for_update().filter(pk=user.pk).exists()
+            if idempotency_key:
+                existing = TicketRequest.objects.filter(
+                    user_id=user.pk, idempotency_key=idempotency_key
+                ).first()
+                if existing is not None:
+                    return existing
+            ticket_request = _create_request(
+                user=user,
+                ticket_type_id=ticket_type_id,
+                quantity=quantity,
+                idempotency_key=idempotency_key,
+                now=now,
+            )
+    except IntegrityError:
+        # Only a concurrent twin with the same idempotency key gets here.
+        if idempotency_key:
+            existing = TicketRequest.objects.filter(user_id=user.pk, idempotency_key=idempotency_key).first()
+            if existing is not None:
+                return existing
+        raise
+    return ticket_request
+
+
+def _create_request(*, user, ticket_type_id, quantity, idempotency_key, now) -> TicketRequest:
+    ticket_type = TicketType.objects.select_related("event").filter(pk=ticket_type_id).first()
+    if ticket_type is None:
+        raise errors.UnknownTicketType(f"There is no ticket type with id {ticket_type_id}.")
+    event = ticket_type.event
+    check_can_request(event=event, now=now)
+    if not 1 <= quantity <= ticket_type.max_per_request:
+        raise errors.InvalidQuantity(
+            f"You can ask for 1 to {ticket_type.max_per_request} {ticket_type.name} tickets at a time."
+        )
+    if ticket_type.remaining <= 0:
+        raise errors.SoldOut(f"{ticket_type.name} tickets for {event.name} are sold out.")
+    if quantity > ticket_type.remaining:
+        raise errors.SoldOut(f"Only {ticket_type.remaining} {ticket_type.name} tickets are left.")
+    held = tickets_held(user_id=user.pk, event_id=event.pk)
+    if held + quantity > event.max_tickets_per_user:
+        raise errors.LimitExceeded(
+            f"You can hold at most {event.max_tickets_per_user} tickets for {event.name}; "
+            f"you already have {held} queued or bought."
+        )
+    ticket_request = TicketRequest.objects.create(
+        user=user,
+        event=event,
+        ticket_type=ticket_type,
+        priority=ticket_type.priority,
+        quantity=quantity,
+        queue_key=queue_key_for(event=event, now=now),
+        idempotency_key=idempotency_key or None,
+    )
+    Transaction.objects.create(
+        kind=Transaction.Kind.QUEUED,
+        event_id=event.pk,
+        ticket_type_id=ticket_type.pk,
+        request=ticket_request,
+        user_id=user.pk,
+        quantity=quantity,
+    )
+    transaction.on_commit(lambda: wakeups.request_drain(event.pk))
+    return ticket_request
+
+
+@transaction.atomic
+def cancel_request(*, user, request_id: int) -> TicketRequest:
+    """Take the owner's queued request out of the queue."""
+    ticket_request = TicketRequest.objects.select_for_update().filter(pk=request_id, user_id=user.pk).first()
+    if ticket_request is None:
+        raise errors.NotFound("There is no such ticket request.")
+    if ticket_request.status != TicketRequest.Status.QUEUED:
+        raise errors.NotCancellable(
+            f"This request was already {ticket_request.get_status_display().lower()}; "
+            "it can no longer be cancelled."
+        )
+    ticket_request.status = TicketRequest.Status.CANCELLED
+    ticket_request.processed_at = timezone.now()
+    ticket_request.save(update_fields=["status", "processed_at"])
+    Transaction.objects.create(
+        kind=Transaction.Kind.CANCELLED,
+        event_id=ticket_request.event_id,
+        ticket_type_id=ticket_request.ticket_type_id,
+        request=ticket_request,
+        user_id=user.pk,
+        quantity=ticket_request.quantity,
+    )
+    return ticket_request
