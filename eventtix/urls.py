@@ -1,5 +1,6 @@
 from django.contrib import admin
-from django.urls import path
+from django.urls import include, path
+from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
 admin.site.site_header = "EventTix staff"
 admin.site.site_title = "EventTix staff"
@@ -7,4 +8,10 @@ admin.site.index_title = "Events, queues and tickets"
 
 urlpatterns = [
     path("admin/", admin.site.urls),
+    path("api/schema/", SpectacularAPIView.as_view(), name="api-schema"),
+    path("docs", SpectacularSwaggerView.as_view(url_name="api-schema"), name="api-docs"),
+    path("api/", include("ticketing.api.urls")),
+    path("accounts/", include("accounts.urls")),
+    path("", include("events.urls")),
+    path("", include("ticketing.urls")),
 ]
