@@ -7,7 +7,7 @@ from django.db.models import Count, Prefetch, Q
 from django.utils import timezone
 
 from events.models import Event, TicketType
-from ticketing.models import Order, Ticket, TicketRequest
+from ticketing.models import Order, Ticket, TicketRequest, Transaction
 
 QUEUED = TicketRequest.Status.QUEUED
 # The drain rate is measured over this window.
@@ -106,3 +106,8 @@ def ticket_by_token(*, qr_token: str) -> Ticket | None:
         .filter(qr_token=qr_token)
         .first()
     )
+
+
+def recent_transactions(*, limit: int = 10):
+    """The newest audit entries, newest first."""
+    return Transaction.objects.select_related("ticket_type", "user").order_by("-id")[:limit]

@@ -47,15 +47,21 @@ def drain_event_queue(
             return result
 
 
-def drain_due_queues() -> dict[int, DrainResult]:
-    """Drain every event that has queued requests; what the minute sweep runs."""
+def drain_due_queues(*, time_budget: float | None = None) -> dict[int, DrainResult]:
+    """Drain every event that has queued requests; what the minute sweep runs.
+
+    time_budget=0 serves a single batch per event (the CLI's "process next tick once").
+    """
     event_ids = (
         TicketRequest.objects.filter(status=Status.QUEUED)
         .order_by()
         .values_list("event_id", flat=True)
         .distinct()
     )
-    return {event_id: drain_event_queue(event_id=event_id) for event_id in list(event_ids)}
+    return {
+        event_id: drain_event_queue(event_id=event_id, time_budget=time_budget)
+        for event_id in list(event_ids)
+    }
 
 
 @transaction.atomic
