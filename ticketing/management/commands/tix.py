@@ -1,0 +1,140 @@
+from django.contrib.auth import get_user_model
+from django.core.management.base import BaseCommand, CommandError
+
+from events.models import Event
+from ticketing import selectors, services
+from ticketing.errors import TicketingError
+
+MENU = """
+EventTix operator menu
+  1) View availability
+  2) Enqueue test request
+  3) Process next tick once
+  4) Show last 10 transactions
+  5) Exit"""
+
+
+class Command(BaseCommand):
+    help = "The operator CLI: the seed's menu without arguments, or one operation as a subcommand."
+
+    def add_arguments(self, parser):
+        sub = parser.add_subparsers(dest="action")
+        p = sub.add_parser("availability", help="Capacity, sold, remaining and queued per ticket type.")
+        p.add_argument("--event", type=int, default=1)
+        p = sub.add_parser("enqueue", help="Put a request in the queue for a user.")
+        p.add_argument("--event", type=int, default=1)
+        p.add_argument("--type", dest="type_name", default="Regular", help="Ticket type name, e.g. VIP.")
+        p.add_argument("--email", default="demo@local.test")
+        p.add_argument("--quantity", type=int, default=1)
+        p = sub.add_parser("process", help="Serve one batch of every event's queue.")
+        p.add_argument("--until-empty", action="store_true", help="Keep serving until the queues are empty.")
+        p = sub.add_parser("transactions", help="The newest transactions.")
+        p.add_argument("--last", type=int, default=10)
+
+    def handle(self, *args, action=None, **options):
+        if action is None:
+            return self.menu()
+        try:
+            getattr(self, action)(**{k: v for k, v in options.items() if k in _ARGS[action]})
+        except TicketingError as exc:
+            raise CommandError(exc.message) from None
+
+    def availability(self, *, event):
+        event_obj = _event(event)
+        self.stdout.write(f"{event_obj.name} (id={event_obj.pk}), sale {event_obj.sale_state()}")
+        self.stdout.write(f"  {'type':<12}{'capacity':>9}{'sold':>7}{'remaining':>11}{'queued':>8}")
+        for t in selectors.ticket_types_with_queue(event_id=event_obj.pk):
+            self.stdout.write(f"  {t.name:<12}{t.capacity:>9}{t.sold:>7}{t.remaining:>11}{t.queued:>8}")
+
+    def enqueue(self, *, event, type_name, email, quantity):
+        event_obj = _event(event)
+        ticket_type = event_obj.ticket_types.filter(name__iexact=type_name).first()
+        if ticket_type is None:
+            names = ", ".join(event_obj.ticket_types.values_list("name", flat=True))
+            raise CommandError(f"{event_obj.name} has no ticket type {type_name!r} (it has: {names}).")
+        user = get_user_model().objects.filter(email__iexact=email).first()
+        if user is None:
+            raise CommandError(f"No user with email {email!r}.")
+        request = services.enqueue_request(user=user, ticket_type_id=ticket_type.pk, quantity=quantity)
+        position = selectors.queue_position(ticket_request=request)
+        place = "in the waiting room" if position.waiting_room else f"position {position.position}"
+        self.stdout.write(
+            f"Queued request #{request.pk}: {quantity} × {ticket_type.name} for {user.email}, {place}."
+        )
+
+    def process(self, *, until_empty):
+        results = services.drain_due_queues(time_budget=None if until_empty else 0)
+        if not results:
+            self.stdout.write("Nothing queued.")
+        for event_id, r in results.items():
+            self.stdout.write(
+                f"Event {event_id}: {r.fulfilled} fulfilled ({r.tickets} tickets), {r.rejected} rejected"
+                + (", more queued" if r.more else "")
+            )
+        services.flush_transactions_csv()
+
+    def transactions(self, *, last):
+        rows = list(selectors.recent_transactions(limit=last))
+        if not rows:
+            self.stdout.write("No transactions yet.")
+        for t in reversed(rows):
+            type_name = t.ticket_type.name if t.ticket_type else "-"
+            who = t.user.email if t.user else "-"
+            reason = f" ({t.reason})" if t.reason else ""
+            self.stdout.write(
+                f"#{t.pk:<6} {t.created_at:%Y-%m-%d %H:%M:%S} {t.kind:<11} request {t.request_id or '-':<6} "
+                f"{t.quantity} × {type_name:<10} {who}{reason}"
+            )
+
+    def menu(self):
+        actions = {
+            "1": lambda: self.availability(event=self._ask_int("Event id", 1)),
+            "2": lambda: self.enqueue(
+                event=self._ask_int("Event id", 1),
+                type_name=self._ask("Ticket type", "Regular"),
+                email=self._ask("Buyer email", "demo@local.test"),
+                quantity=self._ask_int("Quantity", 1),
+            ),
+            "3": lambda: self.process(until_empty=False),
+            "4": lambda: self.transactions(last=10),
+        }
+        while True:
+            self.stdout.write(MENU)
+            try:
+                choice = input("Choose 1-5: ").strip()
+                if choice == "5":
+                    return
+                if choice not in actions:
+                    self.stdout.write("Please type a number from 1 to 5.")
+                    continue
+                actions[choice]()
+            except EOFError:
+                self.stdout.write("")
+                return
+            except (CommandError, TicketingError) as exc:
+                self.stderr.write(f"Error: {getattr(exc, 'message', exc)}")
+
+    def _ask(self, label, default):
+        return input(f"{label} [{default}]: ").strip() or str(default)
+
+    def _ask_int(self, label, default):
+        raw = self._ask(label, default)
+        try:
+            return int(raw)
+        except ValueError:
+            raise CommandError(f"{label} must be a whole number, not {raw!r}.") from None
+
+
+_ARGS = {
+    "availability": {"event"},
+    "enqueue": {"event", "type_name", "email", "quantity"},
+    "process": {"until_empty"},
+    "transactions": {"last"},
+}
+
+
+def _event(event_id: int) -> Event:
+    event = Event.objects.filter(pk=event_id).first()
+    if event is None:
+        raise CommandError(f"No event with id {event_id}.")
+    return event
