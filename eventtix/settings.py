@@ -214,6 +214,11 @@ SPECTACULAR_SETTINGS = {
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",
     "COMPONENT_SPLIT_REQUEST": True,
+    # Two choice sets share the field name "status"; name their enums rather than hash them.
+    "ENUM_NAME_OVERRIDES": {
+        "TicketRequestStatusEnum": "ticketing.models.TicketRequest.Status",
+        "TicketStatusEnum": ["valid", "checked_in"],
+    },
 }
 
 CORS_ALLOWED_ORIGINS = env.list("CORS_ORIGINS", default=["http://localhost:5173"])
