@@ -239,9 +239,9 @@ Q_CLUSTER = {
     "name": "eventtix",
     "workers": env.int("Q_WORKERS", default=2),
     # A drain stops itself after DRAIN_TIME_BUDGET_S and re-queues, far inside the timeout.
-    "timeout": 60,
+    "timeout": env.int("Q_TIMEOUT", default=60),
     # Must exceed timeout, or a task still running would be handed to a second worker.
-    "retry": 90,
+    "retry": env.int("Q_RETRY", default=90),
     # A task that keeps failing is a bug: stop after a few tries; the schedule still sweeps.
     "max_attempts": 3,
     "ack_failures": True,
@@ -249,7 +249,11 @@ Q_CLUSTER = {
     "catch_up": False,
     "label": "Task queue",
 }
-if REDIS_URL:
+# Q_BROKER=orm keeps the at-least-once ORM broker even when Redis serves as the cache.
+Q_BROKER = env("Q_BROKER", default="redis" if REDIS_URL else "orm")
+if Q_BROKER not in ("orm", "redis") or (Q_BROKER == "redis" and not REDIS_URL):
+    raise ImproperlyConfigured("Q_BROKER must be 'orm' or 'redis', and 'redis' needs REDIS_URL.")
+if Q_BROKER == "redis":
     Q_CLUSTER["redis"] = REDIS_URL
 else:
     Q_CLUSTER["orm"] = "default"
