@@ -11,13 +11,19 @@ pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.slow]
 
 
 @pytest.fixture
-def qcluster():
-    proc = start_qcluster()
+def csv_path(tmp_path, settings):
+    settings.TRANSACTIONS_CSV = tmp_path / "transactions.csv"
+    return settings.TRANSACTIONS_CSV
+
+
+@pytest.fixture
+def qcluster(csv_path):
+    proc = start_qcluster(TRANSACTIONS_CSV=str(csv_path))
     yield proc
     stop_qcluster(proc)
 
 
-def test_a_running_cluster_serves_a_request_and_logs_it(qcluster, buyer, vip, settings):
+def test_a_running_cluster_serves_a_request_and_logs_it(qcluster, csv_path, buyer, vip):
     assert connection.settings_dict["NAME"] != ":memory:"  # the cluster must see our database
     request = services.enqueue_request(user=buyer, ticket_type_id=vip.pk, quantity=2)
     if not wait_for(lambda: TicketRequest.objects.get(pk=request.pk).status != "queued"):
@@ -27,5 +33,5 @@ def test_a_running_cluster_serves_a_request_and_logs_it(qcluster, buyer, vip, se
     assert request.order.tickets.count() == 2
     # The drain task catches the CSV log up after serving.
     assert wait_for(lambda: not Transaction.objects.filter(csv_logged=False).exists())
-    rows = services.read_transactions_csv(path=settings.TRANSACTIONS_CSV)
+    rows = services.read_transactions_csv(path=csv_path)
     assert [r["kind"] for r in rows if r["request_id"] == str(request.pk)] == ["queued", "fulfilled"]

@@ -23,7 +23,9 @@ def fulfilled_count():
     return TicketRequest.objects.filter(status="fulfilled").count()
 
 
-def test_sigkilled_cluster_loses_nothing(make_user, make_event, monkeypatch, settings):
+def test_sigkilled_cluster_loses_nothing(make_user, make_event, monkeypatch, settings, tmp_path):
+    settings.TRANSACTIONS_CSV = tmp_path / "transactions.csv"
+    cluster_env = {**CLUSTER_ENV, "TRANSACTIONS_CSV": str(settings.TRANSACTIONS_CSV)}
     # The ORM broker is the at-least-once one; this process queues its wake-ups there too.
     monkeypatch.setattr(Conf, "ORM", "default")
     event = make_event(vip=150, regular=450, max_tickets_per_user=4)
@@ -37,7 +39,7 @@ def test_sigkilled_cluster_loses_nothing(make_user, make_event, monkeypatch, set
     flood(0, 700)
     served_before = 0
     for kill in range(KILLS):
-        cluster = start_qcluster(**CLUSTER_ENV)
+        cluster = start_qcluster(**cluster_env)
         progressed = wait_for(lambda n=served_before: fulfilled_count() >= n + 40, timeout=60)
         kill_qcluster(cluster)
         assert progressed, f"no progress before kill {kill + 1}:\n{cluster.stdout.read()[-3000:]}"
@@ -48,7 +50,7 @@ def test_sigkilled_cluster_loses_nothing(make_user, make_event, monkeypatch, set
         # Buyers keep coming while the cluster is down; their wake-ups wait in the broker.
         flood(700 + kill * 40, 740 + kill * 40)
 
-    cluster = start_qcluster(**CLUSTER_ENV)
+    cluster = start_qcluster(**cluster_env)
     try:
         assert wait_for(lambda: not TicketRequest.objects.filter(status="queued").exists(), timeout=120)
         assert wait_for(lambda: not Transaction.objects.filter(csv_logged=False).exists(), timeout=60)
