@@ -1,12 +1,21 @@
 """One place where domain errors become API responses."""
 
+from django.core.exceptions import ValidationError as DjangoValidationError
+from rest_framework import serializers
 from rest_framework.response import Response
 from rest_framework.views import exception_handler as drf_exception_handler
 
-from ticketing.errors import TicketingError
+from ticketing import errors
 
 
 def exception_handler(exc, context):
-    if isinstance(exc, TicketingError):
-        return Response({"detail": exc.message, "code": exc.code}, status=exc.status_code)
+    if isinstance(exc, errors.TicketingError):
+        data = {"detail": exc.message, "code": exc.code}
+        if isinstance(exc, errors.AlreadyCheckedIn):
+            data["checked_in_at"] = serializers.DateTimeField().to_representation(exc.ticket.checked_in_at)
+        return Response(data, status=exc.status_code)
+    if isinstance(exc, DjangoValidationError):
+        # The account services report refusals per field, as forms do; DRF shows them the same way.
+        detail = exc.message_dict if hasattr(exc, "error_dict") else {"detail": exc.messages}
+        exc = serializers.ValidationError(detail)
     return drf_exception_handler(exc, context)

@@ -1,3 +1,21 @@
-from django.urls import path  # noqa: F401
+from django.urls import path
 
-urlpatterns = []
+from accounts import api as accounts_api
+from ticketing.api import events, requests, tickets
+
+# The seed's paths, without trailing slashes, so its clients work unchanged.
+urlpatterns = [
+    path("auth/register", accounts_api.RegisterView.as_view(), name="api-register"),
+    path("auth/login", accounts_api.LoginView.as_view(), name="api-login"),
+    path("auth/refresh", accounts_api.RefreshView.as_view(), name="api-refresh"),
+    path("auth/me", accounts_api.MeView.as_view(), name="api-me"),
+    path("events", events.EventListView.as_view(), name="api-events"),
+    path("events/<int:pk>", events.EventDetailView.as_view(), name="api-event"),
+    path("availability", events.AvailabilityView.as_view(), name="api-availability"),
+    path("ticket-requests", requests.TicketRequestListView.as_view(), name="api-ticket-requests"),
+    path("ticket-requests/<int:pk>", requests.TicketRequestDetailView.as_view(), name="api-ticket-request"),
+    path("queue/position", requests.QueuePositionView.as_view(), name="api-queue-position"),
+    path("orders", requests.OrderListView.as_view(), name="api-orders"),
+    path("tickets/verify/<str:qr_token>", tickets.TicketVerifyView.as_view(), name="api-ticket-verify"),
+    path("tickets/checkin/<str:qr_token>", tickets.TicketCheckInView.as_view(), name="api-ticket-checkin"),
+]

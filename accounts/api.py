@@ -1,0 +1,114 @@
+"""The API's account operations: sign-up, JWT log-in and refresh, and who am I."""
+
+from django.contrib.auth import authenticate, get_user_model
+from drf_spectacular.utils import extend_schema
+from rest_framework import status
+from rest_framework.exceptions import AuthenticationFailed
+from rest_framework.permissions import IsAuthenticated
+from rest_framework.response import Response
+from rest_framework.views import APIView
+from rest_framework_simplejwt.exceptions import InvalidToken, TokenError
+from rest_framework_simplejwt.serializers import TokenRefreshSerializer
+from rest_framework_simplejwt.tokens import AccessToken, RefreshToken
+
+from accounts import services
+from accounts.serializers import AccessTokenOut, LoginIn, MeOut, RefreshIn, RegisterIn, TokenPairOut, UserOut
+from ticketing.api.schema import ErrorOut, error_responses
+from ticketing.api.throttles import LoginRateThrottle, RegisterRateThrottle
+
+TAG = "auth"
+
+
+def token_body(access: AccessToken) -> dict:
+    return {
+        "access_token": str(access),
+        "token_type": "bearer",
+        "expires_in": access["exp"] - access["iat"],
+    }
+
+
+class CredentialsView(APIView):
+    """A view that takes credentials in its body and ignores any it is sent in headers."""
+
+    authentication_classes = []
+
+    def get_authenticate_header(self, request):
+        # Without an authenticator DRF would turn a 401 into a 403; say how to authenticate.
+        return 'Bearer realm="api"'
+
+
+class RegisterView(CredentialsView):
+    """Creates a buyer account."""
+
+    throttle_classes = [RegisterRateThrottle]
+
+    @extend_schema(
+        tags=[TAG],
+        operation_id="auth_register",
+        request=RegisterIn,
+        responses={201: UserOut, **error_responses(400, 429)},
+        description="Email addresses are unique whatever their case; Django's password rules "
+        "apply (at least 8 characters, not common, not all digits, not like the name or email).",
+    )
+    def post(self, request):
+        payload = RegisterIn(data=request.data)
+        payload.is_valid(raise_exception=True)
+        user = services.register_user(**payload.validated_data)
+        return Response(UserOut(user).data, status=status.HTTP_201_CREATED)
+
+
+class LoginView(CredentialsView):
+    """Exchanges an email and password for a JWT access and refresh token."""
+
+    throttle_classes = [LoginRateThrottle]
+
+    @extend_schema(
+        tags=[TAG],
+        operation_id="auth_login",
+        request=LoginIn,
+        responses={200: TokenPairOut, **error_responses(400, 401, 429)},
+    )
+    def post(self, request):
+        payload = LoginIn(data=request.data)
+        payload.is_valid(raise_exception=True)
+        user = authenticate(request, **payload.validated_data)
+        if user is None:
+            raise AuthenticationFailed("Incorrect email or password.", code="invalid_credentials")
+        refresh = RefreshToken.for_user(user)
+        tokens = {**token_body(refresh.access_token), "refresh_token": str(refresh)}
+        return Response(TokenPairOut(tokens).data)
+
+
+class RefreshView(CredentialsView):
+    """Exchanges a refresh token for a new access token."""
+
+    @extend_schema(
+        tags=[TAG],
+        operation_id="auth_refresh",
+        request=RefreshIn,
+        responses={
+            200: AccessTokenOut,
+            **error_responses(400, s401=(ErrorOut, "The refresh token is invalid or expired.")),
+        },
+    )
+    def post(self, request):
+        payload = RefreshIn(data=request.data)
+        payload.is_valid(raise_exception=True)
+        refresh = TokenRefreshSerializer(data={"refresh": payload.validated_data["refresh_token"]})
+        try:
+            refresh.is_valid(raise_exception=True)
+        except TokenError as exc:
+            raise InvalidToken(exc.args[0]) from exc
+        except get_user_model().DoesNotExist as exc:
+            raise AuthenticationFailed("No active account found for the given token.") from exc
+        return Response(AccessTokenOut(token_body(AccessToken(refresh.validated_data["access"]))).data)
+
+
+class MeView(APIView):
+    """The logged-in user."""
+
+    permission_classes = [IsAuthenticated]
+
+    @extend_schema(tags=[TAG], operation_id="auth_me", responses={200: MeOut, **error_responses(401)})
+    def get(self, request):
+        return Response(MeOut(request.user).data)

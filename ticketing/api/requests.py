@@ -1,0 +1,142 @@
+"""A buyer's ticket requests, queue position and orders; each buyer sees only their own."""
+
+from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
+from rest_framework import status
+from rest_framework.exceptions import NotFound
+from rest_framework.permissions import IsAuthenticated
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from ticketing import selectors, services
+from ticketing.api.schema import ErrorOut, error_responses
+from ticketing.api.serializers import (
+    IdempotencyKeyHeader,
+    OrderOut,
+    QueuePositionOut,
+    QueuePositionQuery,
+    TicketRequestCreatedOut,
+    TicketRequestIn,
+    TicketRequestOut,
+)
+from ticketing.api.throttles import TicketRequestRateThrottle
+
+TAG = "ticket requests"
+NO_SUCH_REQUEST = "There is no such ticket request."
+
+
+def own_request_or_404(*, user, request_id: int):
+    ticket_request = selectors.user_request(user=user, request_id=request_id)
+    if ticket_request is None:
+        raise NotFound(NO_SUCH_REQUEST)
+    return ticket_request
+
+
+class TicketRequestListView(APIView):
+    """The user's ticket requests (GET), or a new one put in the event's queue (POST)."""
+
+    permission_classes = [IsAuthenticated]
+    throttle_classes = [TicketRequestRateThrottle]
+
+    @extend_schema(
+        tags=[TAG],
+        operation_id="ticket_requests_list",
+        responses={200: TicketRequestOut(many=True), **error_responses(401)},
+    )
+    def get(self, request):
+        requests = selectors.user_requests(user=request.user).select_related("order")
+        return Response(TicketRequestOut(requests, many=True).data)
+
+    @extend_schema(
+        tags=[TAG],
+        operation_id="ticket_requests_create",
+        summary="Join the queue for tickets",
+        description="The request waits in the event's queue and is served all or nothing, in "
+        "priority order (VIP first). Poll `/api/queue/position` to follow it. A repeated "
+        "`Idempotency-Key` returns the request it first created instead of a new one.",
+        parameters=[
+            OpenApiParameter(
+                "Idempotency-Key",
+                str,
+                OpenApiParameter.HEADER,
+                description="Any string up to 100 characters; a retry with the same key is not queued twice.",
+            )
+        ],
+        request=TicketRequestIn,
+        responses={
+            202: TicketRequestCreatedOut,
+            **error_responses(400, 401, 429, s409=(ErrorOut, "Sold out.")),
+        },
+    )
+    def post(self, request):
+        payload = TicketRequestIn(data=request.data)
+        payload.is_valid(raise_exception=True)
+        header = IdempotencyKeyHeader(data={"idempotency_key": request.headers.get("Idempotency-Key", "")})
+        header.is_valid(raise_exception=True)
+        ticket_request = services.enqueue_request(
+            user=request.user,
+            ticket_type_id=payload.validated_data["ticket_type_id"],
+            quantity=payload.validated_data["quantity"],
+            idempotency_key=header.validated_data["idempotency_key"] or None,
+        )
+        position = selectors.queue_position(ticket_request=ticket_request)
+        body = TicketRequestCreatedOut(ticket_request, context={"queue_position": position}).data
+        return Response(body, status=status.HTTP_202_ACCEPTED)
+
+
+class TicketRequestDetailView(APIView):
+    """One of the user's ticket requests (GET), or its cancellation while still queued (DELETE)."""
+
+    permission_classes = [IsAuthenticated]
+
+    @extend_schema(
+        tags=[TAG],
+        operation_id="ticket_requests_retrieve",
+        responses={200: TicketRequestOut, **error_responses(401, 404)},
+    )
+    def get(self, request, pk: int):
+        return Response(TicketRequestOut(own_request_or_404(user=request.user, request_id=pk)).data)
+
+    @extend_schema(
+        tags=[TAG],
+        operation_id="ticket_requests_cancel",
+        summary="Leave the queue",
+        responses={
+            204: OpenApiResponse(description="Cancelled."),
+            **error_responses(401, 404, s409=(ErrorOut, "Already served; too late to cancel.")),
+        },
+    )
+    def delete(self, request, pk: int):
+        services.cancel_request(user=request.user, request_id=pk)
+        return Response(status=status.HTTP_204_NO_CONTENT)
+
+
+class QueuePositionView(APIView):
+    """Where one of the user's requests stands in the queue, with an estimated wait."""
+
+    permission_classes = [IsAuthenticated]
+
+    @extend_schema(
+        tags=[TAG],
+        operation_id="queue_position_retrieve",
+        parameters=[OpenApiParameter("request_id", int, required=True, description="The request's id.")],
+        responses={200: QueuePositionOut, **error_responses(400, 401, 404)},
+    )
+    def get(self, request):
+        query = QueuePositionQuery(data=request.query_params)
+        query.is_valid(raise_exception=True)
+        ticket_request = own_request_or_404(user=request.user, request_id=query.validated_data["request_id"])
+        return Response(QueuePositionOut(selectors.queue_position(ticket_request=ticket_request)).data)
+
+
+class OrderListView(APIView):
+    """The user's orders, newest first, each with its tickets and their QR tokens."""
+
+    permission_classes = [IsAuthenticated]
+
+    @extend_schema(
+        tags=["orders"],
+        operation_id="orders_list",
+        responses={200: OrderOut(many=True), **error_responses(401)},
+    )
+    def get(self, request):
+        return Response(OrderOut(selectors.user_orders(user=request.user), many=True).data)

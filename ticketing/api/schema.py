@@ -1,0 +1,44 @@
+"""The error responses shared by the API's OpenAPI descriptions."""
+
+from drf_spectacular.utils import OpenApiResponse
+from rest_framework import serializers
+
+
+class ErrorOut(serializers.Serializer):
+    detail = serializers.CharField(help_text="What went wrong, for a person to read.")
+    code = serializers.CharField(required=False, help_text="A stable machine-readable reason.")
+
+
+class AlreadyCheckedInOut(ErrorOut):
+    checked_in_at = serializers.DateTimeField()
+
+
+# A 400 is either messages per input field, {"quantity": ["A valid integer is required."]}, or one
+# message for the whole request, {"detail": "...", "code": "..."} (malformed JSON, a refused rule).
+BAD_REQUEST = {
+    "type": "object",
+    "additionalProperties": {
+        "oneOf": [{"type": "array", "items": {"type": "string"}}, {"type": "string"}],
+    },
+    "example": {"email": ["This field is required."]},
+}
+
+DESCRIPTIONS = {
+    400: "The input was malformed or a rule refused it.",
+    401: "Not logged in, or the token is missing, expired or invalid (`WWW-Authenticate: Bearer`).",
+    403: "Logged in, but without the permission this needs.",
+    404: "Not found (or not yours).",
+    409: "The request conflicts with the current state.",
+    429: "Too many requests; retry after the `Retry-After` header's seconds.",
+}
+
+
+def error_responses(*codes: int, **overrides) -> dict[int, OpenApiResponse]:
+    """Error responses for extend_schema: `error_responses(401, 404, s409=(ErrorOut, "Sold out."))`."""
+    codes = sorted({*codes, *(int(name[1:]) for name in overrides)})
+    responses = {}
+    for code in codes:
+        default = BAD_REQUEST if code == 400 else ErrorOut
+        response, description = overrides.get(f"s{code}", (default, DESCRIPTIONS[code]))
+        responses[code] = OpenApiResponse(response=response, description=description)
+    return responses
