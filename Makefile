@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 PORT ?= 8000
 export PORT
 
-.PHONY: run test lint format bench setup clean
+.PHONY: run test lint format bench setup clean vendor
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -45,3 +45,10 @@ bench: $(VENV)/.dev
 
 clean:
 	rm -rf var/test var/cache
+
+# Browser assets come from npm (package.json) and are committed under static/vendor/,
+# so running the site needs no npm and no other host.
+vendor:
+	npm ci --no-audit --no-fund
+	mkdir -p static/vendor/jsqr
+	cp node_modules/jsqr/dist/jsQR.js node_modules/jsqr/LICENSE static/vendor/jsqr/
