@@ -3,7 +3,8 @@
 from dataclasses import dataclass
 from datetime import timedelta
 
-from django.db.models import Count, Prefetch, Q
+from django.db.models import Count, Prefetch, Q, Sum
+from django.db.models.functions import TruncMinute
 from django.utils import timezone
 
 from events.models import Event, TicketType
@@ -111,3 +112,26 @@ def ticket_by_token(*, qr_token: str) -> Ticket | None:
 def recent_transactions(*, limit: int = 10):
     """The newest audit entries, newest first."""
     return Transaction.objects.select_related("ticket_type", "user").order_by("-id")[:limit]
+
+
+def checked_in_counts(*, event_id: int) -> dict[int, int]:
+    """Tickets checked in so far, per ticket type id of the event."""
+    return dict(
+        Ticket.objects.filter(ticket_type__event_id=event_id, checked_in_at__isnull=False)
+        .order_by()
+        .values("ticket_type_id")
+        .annotate(n=Count("id"))
+        .values_list("ticket_type_id", "n")
+    )
+
+
+def sales_over_time(*, event_id: int) -> list[tuple]:
+    """Tickets sold per minute for the event, as (minute, tickets), oldest first."""
+    return list(
+        Order.objects.filter(event_id=event_id)
+        .annotate(minute=TruncMinute("created_at"))
+        .values("minute")
+        .annotate(n=Sum("quantity"))
+        .order_by("minute")
+        .values_list("minute", "n")
+    )
