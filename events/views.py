@@ -1,0 +1,37 @@
+"""The public pages: what is on sale, and one event with its request form."""
+
+from django.contrib.auth.views import redirect_to_login
+from django.shortcuts import get_object_or_404, redirect, render
+
+from events.models import Event
+from ticketing import selectors, services
+from ticketing.forms import TicketRequestForm
+from ticketing.views.base import attempt
+
+
+def event_list(request):
+    return render(request, "events/list.html", {"events": selectors.events_listed()})
+
+
+def event_detail(request, pk):
+    event = get_object_or_404(Event, pk=pk)
+    ticket_types = selectors.ticket_types_with_queue(event_id=event.pk)
+    if request.method == "POST":
+        if not request.user.is_authenticated:
+            return redirect_to_login(request.path)
+        form = TicketRequestForm(request.POST, ticket_types=ticket_types)
+        if form.is_valid():
+            outcome = attempt(
+                services.enqueue_request,
+                form=form,
+                user=request.user,
+                ticket_type_id=form.cleaned_data["ticket_type"].pk,
+                quantity=form.cleaned_data["quantity"],
+                idempotency_key=form.cleaned_data["idempotency_key"] or None,
+            )
+            if outcome.error is None:
+                return redirect(outcome.value)
+    else:
+        form = TicketRequestForm(ticket_types=ticket_types)
+    context = {"event": event, "ticket_types": ticket_types, "form": form}
+    return render(request, "events/detail.html", context, status=400 if form.errors else 200)

@@ -1,0 +1,102 @@
+"""Template helpers of the pages: QR codes, bars, ETAs and the sales chart, all drawn on the server."""
+
+import segno
+from django import template
+from django.utils import timezone
+from django.utils.html import format_html, format_html_join
+from django.utils.safestring import mark_safe
+
+from ticketing import services
+
+register = template.Library()
+
+
+@register.simple_tag
+def qr_svg(token: str, label: str = "Ticket QR code"):
+    """The token as an inline SVG QR code; it holds the raw token, which the door page reads."""
+    svg = segno.make(token, error="m").svg_inline(
+        scale=1, border=4, omitsize=True, light="#fff", svgclass="qr", lineclass=None, title=label
+    )
+    # segno escapes the title; the role lets screen readers announce it as one image.
+    return mark_safe(svg.replace("<svg ", '<svg role="img" ', 1))
+
+
+@register.filter
+def can_check_in(user) -> bool:
+    return services.can_check_in(user)
+
+
+@register.filter
+def percent_of(part, whole) -> int:
+    """part as a whole percentage of whole, 0 when whole is 0."""
+    try:
+        return max(0, min(100, round(100 * part / whole)))
+    except (TypeError, ZeroDivisionError):
+        return 0
+
+
+@register.filter
+def duration(seconds) -> str:
+    """A waiting time as people say it: 'a few seconds', 'about 3 minutes'."""
+    if seconds is None:
+        return ""
+    if seconds < 10:
+        return "a few seconds"
+    if seconds < 60:
+        return f"about {round(seconds / 10) * 10} seconds"
+    minutes = round(seconds / 60)
+    if minutes < 90:
+        return "about a minute" if minutes == 1 else f"about {minutes} minutes"
+    return f"about {round(minutes / 60)} hours"
+
+
+CHART_W, CHART_H, PAD_L, PAD_B, PAD_T, PAD_R = 600, 200, 44, 26, 10, 12
+
+
+@register.simple_tag
+def sales_chart(points, capacity: int):
+    """Cumulative tickets sold over time as an SVG line chart, from (minute, tickets) pairs."""
+    if not points:
+        return mark_safe('<p class="muted">No tickets sold yet.</p>')
+    start, end = points[0][0], points[-1][0]
+    span = max((end - start).total_seconds(), 60)
+    top = max(capacity, 1)
+    plot_w, plot_h = CHART_W - PAD_L - PAD_R, CHART_H - PAD_T - PAD_B
+    total, coords = 0, [(PAD_L, PAD_T + plot_h)]
+    for minute, n in points:
+        total += n
+        x = PAD_L + plot_w * (minute - start).total_seconds() / span
+        coords.append((round(x, 1), coords[-1][1]))
+        coords.append((round(x, 1), round(PAD_T + plot_h * (1 - total / top), 1)))
+    coords.append((PAD_L + plot_w, coords[-1][1]))
+    line = " ".join(f"{x},{y}" for x, y in coords)
+    area = f"{line} {PAD_L + plot_w},{PAD_T + plot_h}"
+    ticks = format_html_join(
+        "",
+        '<line x1="{}" x2="{}" y1="{}" y2="{}" class="grid"/><text x="{}" y="{}" class="tick" '
+        'text-anchor="end">{}</text>',
+        (
+            (PAD_L, PAD_L + plot_w, y, y, PAD_L - 6, y + 4, value)
+            for value, y in ((v, round(PAD_T + plot_h * (1 - v / top), 1)) for v in (0, top // 2, top))
+        ),
+    )
+    return format_html(
+        '<svg viewBox="0 0 {w} {h}" class="chart" role="img" aria-labelledby="{id}">'
+        '<title id="{id}">{total} of {cap} tickets sold between {a} and {b}</title>{ticks}'
+        '<polygon points="{area}" class="area"/><polyline points="{line}" class="line"/>'
+        '<text x="{l}" y="{by}" class="tick">{a}</text>'
+        '<text x="{r}" y="{by}" class="tick" text-anchor="end">{b}</text></svg>',
+        w=CHART_W,
+        h=CHART_H,
+        id=f"chart-{id(points)}",
+        total=total,
+        cap=capacity,
+        a=f"{timezone.localtime(start):%H:%M}",
+        b=f"{timezone.localtime(end):%H:%M}",
+        ticks=ticks,
+        area=area,
+        line=line,
+        l=PAD_L,
+        r=PAD_L + plot_w,
+        by=CHART_H - 6,
+    )

@@ -1,0 +1,40 @@
+"""A buyer's place in the queue: one page per request, refreshing itself until it is served."""
+
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required
+from django.http import Http404
+from django.shortcuts import redirect, render
+from django.views.decorators.http import require_POST
+
+from ticketing import selectors, services
+from ticketing.views.base import attempt
+
+
+def _own_request(request, pk):
+    ticket_request = selectors.user_request(user=request.user, request_id=pk)
+    if ticket_request is None:
+        raise Http404("No such ticket request.")
+    return ticket_request
+
+
+@login_required
+def request_detail(request, pk):
+    ticket_request = _own_request(request, pk)
+    position = selectors.queue_position(ticket_request=ticket_request)
+    order = None
+    if position.order_id:
+        order = selectors.user_orders(user=request.user).filter(pk=position.order_id).first()
+    context = {"ticket_request": ticket_request, "position": position, "order": order}
+    # htmx polls for the status panel alone; a plain visit gets the whole page.
+    template = "ticketing/_request_status.html" if request.htmx else "ticketing/request.html"
+    return render(request, template, context)
+
+
+@require_POST
+@login_required
+def request_cancel(request, pk):
+    ticket_request = _own_request(request, pk)
+    outcome = attempt(services.cancel_request, request=request, user=request.user, request_id=pk)
+    if outcome.error is None:
+        messages.success(request, "Your request was cancelled and has left the queue.")
+    return redirect(ticket_request)
