@@ -1,0 +1,207 @@
+"""A real browser: a buyer goes from the events list to a ticket, door staff admit it once.
+
+Drives Debian's Chromium through Playwright; screenshots go to test-artifacts/ for a person to look at.
+"""
+
+import os
+import re
+import shutil
+from pathlib import Path
+
+import pytest
+from django.conf import settings
+
+from ticketing import services
+from ticketing.models import Ticket, TicketRequest
+
+# Playwright's sync API runs an event loop in this thread; the ORM calls made here are still sync.
+os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"] = "true"
+
+CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
+CHROMIUM_FLAGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+    "--disable-quic",
+]
+ARTIFACTS = Path(settings.BASE_DIR) / "test-artifacts"
+PASSWORD = "Str0ng-Passw0rd!"
+PHONE = {"viewport": {"width": 390, "height": 844}, "is_mobile": True, "has_touch": True}
+
+pytestmark = [
+    pytest.mark.browser,
+    pytest.mark.skipif(not os.path.exists(CHROMIUM), reason="Debian's chromium is not installed"),
+    pytest.mark.django_db(transaction=True),
+]
+
+
+@pytest.fixture(scope="module")
+def playwright():
+    from playwright.sync_api import sync_playwright
+
+    ARTIFACTS.mkdir(exist_ok=True)
+    with sync_playwright() as playwright:
+        yield playwright
+
+
+@pytest.fixture(scope="module")
+def browser(playwright):
+    browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_FLAGS)
+    yield browser
+    browser.close()
+
+
+def shot(page, name):
+    page.screenshot(path=ARTIFACTS / f"{name}.png", full_page=True)
+
+
+def log_in(page, base_url, email):
+    page.goto(f"{base_url}/accounts/login/")
+    page.get_by_label("Email address").fill(email)
+    page.get_by_label("Password").fill(PASSWORD)
+    page.get_by_role("button", name="Log in").click()
+    page.wait_for_url(f"{base_url}/events/")
+
+
+def test_buyer_watches_the_queue_page_turn_into_a_ticket(live_server, browser, event, regular):
+    from playwright.sync_api import expect
+
+    base = live_server.url
+    page = browser.new_context(viewport={"width": 1280, "height": 900}).new_page()
+    page.goto(f"{base}/")
+    expect(page.get_by_role("heading", name="Events")).to_be_visible()
+    expect(page.get_by_text("80 of 80 left")).to_be_visible()
+    shot(page, "01-events")
+
+    page.get_by_role("link", name="Get tickets").first.click()
+    page.get_by_role("link", name="Create an account").click()
+    page.get_by_label("Your name").fill("Dana")
+    page.get_by_label("Email address").fill("dana@example.test")
+    page.get_by_label("Password", exact=True).fill(PASSWORD)
+    page.get_by_label("Password again").fill(PASSWORD)
+    page.get_by_role("button", name="Create account").click()
+    expect(page.get_by_role("heading", name=event.name)).to_be_visible()
+    expect(page.locator(".who")).to_have_text("Dana")
+
+    page.get_by_label("Regular · 50.00").check()
+    page.get_by_label("Quantity").fill("1")
+    shot(page, "02-event")
+    page.get_by_role("button", name="Join the queue").click()
+    expect(page.get_by_role("heading", name="You are in the queue")).to_be_visible()
+    expect(page.get_by_test_id("position")).to_have_text("1")
+    shot(page, "03-queued")
+
+    # A marker on the window survives only if the page is never reloaded.
+    page.evaluate("window.notReloaded = true")
+    services.drain_event_queue(event_id=event.pk)
+    expect(page.get_by_role("heading", name="You have your tickets")).to_be_visible(timeout=15_000)
+    assert page.evaluate("window.notReloaded") is True
+    expect(page.locator("svg.qr")).to_have_count(1)
+    expect(page.locator("svg.qr")).to_be_visible()
+    shot(page, "04-served")
+
+    ticket_request = TicketRequest.objects.get(user__email="dana@example.test")
+    assert ticket_request.status == TicketRequest.Status.FULFILLED
+    assert page.url == f"{base}{ticket_request.get_absolute_url()}"
+
+
+def test_door_staff_on_a_phone_admit_a_ticket_once(live_server, browser, door_staff, buyer, regular):
+    from playwright.sync_api import expect
+
+    services.enqueue_request(user=buyer, ticket_type_id=regular.pk, quantity=1)
+    services.drain_event_queue(event_id=regular.event_id)
+    ticket = Ticket.objects.get()
+
+    base = live_server.url
+    page = browser.new_context(**PHONE).new_page()
+    log_in(page, base, door_staff.email)
+    page.get_by_role("link", name="Door").click()
+    code = page.get_by_label("Ticket code or link")
+    expect(code).to_be_focused()
+    shot(page, "05-door")
+
+    code.fill(ticket.qr_token)
+    code.press("Enter")
+    result = page.locator("#door-result")
+    expect(result).to_have_class(re.compile(r"\bshown admitted\b"))
+    expect(result).to_contain_text("Admitted")
+    expect(result).to_contain_text("Regular")
+    shot(page, "06-door-admitted")
+
+    # The field is empty and focused again: the next scan needs no tap.
+    expect(code).to_have_value("")
+    expect(code).to_be_focused()
+    page.keyboard.type(ticket.qr_token)
+    page.keyboard.press("Enter")
+    expect(result).to_contain_text("Already checked in at")
+    expect(result).to_have_class(re.compile(r"\bshown refused\b"))
+    shot(page, "07-door-refused")
+
+    ticket.refresh_from_db()
+    assert ticket.checked_in_by == door_staff
+    assert page.url == f"{base}/door/"
+
+
+def qr_video(path: Path, token: str, *, fps=10, shown_s=2, gap_s=6) -> Path:
+    """A Y4M clip for Chromium's fake camera: the ticket's QR code, then an empty frame, looping."""
+    import segno
+
+    width, height, scale = 400, 300, 6
+    matrix = [
+        [bool(m) for m in row] for row in segno.make(token, error="m").matrix_iter(scale=scale, border=4)
+    ]
+    top, left = (height - len(matrix)) // 2, (width - len(matrix[0])) // 2
+    blank = bytearray([235]) * (width * height)
+    code = bytearray(blank)
+    for y, row in enumerate(matrix):
+        code[(top + y) * width + left : (top + y) * width + left + len(row)] = bytes(
+            16 if dark else 235 for dark in row
+        )
+    chroma = bytes([128]) * (width * height // 2)
+    with open(path, "wb") as f:
+        f.write(f"YUV4MPEG2 W{width} H{height} F{fps}:1 Ip A1:1 C420jpeg\n".encode())
+        for frame in [code] * (fps * shown_s) + [blank] * (fps * gap_s):
+            f.write(b"FRAME\n" + bytes(frame) + chroma)
+    return path
+
+
+def test_door_camera_reads_the_qr_code_and_refuses_it_the_second_time(
+    live_server, playwright, door_staff, buyer, regular, tmp_path
+):
+    from playwright.sync_api import expect
+
+    services.enqueue_request(user=buyer, ticket_type_id=regular.pk, quantity=1)
+    services.drain_event_queue(event_id=regular.event_id)
+    ticket = Ticket.objects.get()
+    video = qr_video(tmp_path / "qr.y4m", ticket.qr_token)
+    camera_flags = [
+        "--use-fake-ui-for-media-stream",
+        "--use-fake-device-for-media-stream",
+        f"--use-file-for-fake-video-capture={video}",
+    ]
+    browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_FLAGS + camera_flags)
+    try:
+        context = browser.new_context(**PHONE)
+        context.grant_permissions(["camera"], origin=live_server.url)
+        page = context.new_page()
+        log_in(page, live_server.url, door_staff.email)
+        page.goto(f"{live_server.url}/door/")
+        result = page.locator("#door-result")
+        # No tap, no typing: the camera sees the code and the page submits it.
+        expect(result).to_have_class(re.compile(r"\bshown admitted\b"), timeout=15_000)
+        shot(page, "08-door-camera-admitted")
+        # The answer then shrinks to a banner so the camera can be aimed at the next ticket.
+        expect(result).to_have_class(re.compile(r"\bcompact\b"))
+        shot(page, "09-door-camera-ready")
+        # The clip shows an empty frame for a while, then the same code: a second scan.
+        expect(result).to_have_class(re.compile(r"\bshown refused\b"), timeout=20_000)
+        expect(result).to_contain_text("Already checked in at")
+        expect(page.locator("[data-scanner] video")).to_be_visible()
+        shot(page, "10-door-camera-refused")
+    finally:
+        browser.close()
+    ticket.refresh_from_db()
+    assert ticket.checked_in_by == door_staff
