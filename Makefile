@@ -47,8 +47,11 @@ clean:
 	rm -rf var/test var/cache
 
 # Browser assets come from npm (package.json) and are committed under static/vendor/,
-# so running the site needs no npm and no other host.
+# so running the site needs no npm and no other host. axe-core serves only the browser
+# tests' accessibility check, so it goes beside them rather than into static/.
 vendor:
 	npm ci --no-audit --no-fund
 	mkdir -p static/vendor/jsqr
 	cp node_modules/jsqr/dist/jsQR.js node_modules/jsqr/LICENSE static/vendor/jsqr/
+	mkdir -p ticketing/tests/assets
+	cp node_modules/axe-core/axe.min.js node_modules/axe-core/LICENSE ticketing/tests/assets/
