@@ -58,10 +58,10 @@ def shot(page, name):
     page.screenshot(path=ARTIFACTS / f"{name}.png", full_page=True)
 
 
-def log_in(page, base_url, email):
+def log_in(page, base_url, email, password=PASSWORD):
     page.goto(f"{base_url}/accounts/login/")
     page.get_by_label("Email address").fill(email)
-    page.get_by_label("Password").fill(PASSWORD)
+    page.get_by_label("Password").fill(password)
     page.get_by_role("button", name="Log in").click()
     page.wait_for_url(f"{base_url}/events/")
 
@@ -205,3 +205,52 @@ def test_door_camera_reads_the_qr_code_and_refuses_it_the_second_time(
         browser.close()
     ticket.refresh_from_db()
     assert ticket.checked_in_by == door_staff
+
+
+AXE = Path(__file__).parent / "assets" / "axe.min.js"
+
+
+def accessibility_violations(page) -> list[str]:
+    """axe-core's WCAG 2 A and AA findings for the page as it stands."""
+    page.add_script_tag(path=str(AXE))
+    found = page.evaluate(
+        "async () => (await axe.run(document, {runOnly: ['wcag2a', 'wcag2aa', 'wcag21aa']})).violations"
+    )
+    return [f"{v['id']}: {v['help']} at {[n['target'] for n in v['nodes']]}" for v in found]
+
+
+@pytest.mark.parametrize("device", ["desktop", "phone"])
+def test_every_page_passes_the_accessibility_check(
+    live_server, browser, device, buyer, door_staff, admin_user, regular, vip
+):
+    services.enqueue_request(user=buyer, ticket_type_id=regular.pk, quantity=2)
+    services.drain_event_queue(event_id=regular.event_id)
+    waiting = services.enqueue_request(user=buyer, ticket_type_id=vip.pk, quantity=1)
+    ticket = Ticket.objects.first()
+    services.check_in_ticket(qr_token=ticket.qr_token, staff_user=door_staff)
+    base = live_server.url
+    size = PHONE if device == "phone" else {"viewport": {"width": 1280, "height": 900}}
+    event_url = f"/events/{regular.event_id}/"
+    pages = {
+        None: [("events", "/events/"), ("event", event_url), ("login", "/accounts/login/"),
+               ("register", "/accounts/register/"), ("reset", "/accounts/password-reset/"),
+               ("404", "/no-such-page/")],
+        buyer: [("event", event_url), ("queued", waiting.get_absolute_url()), ("my-tickets", "/tickets/"),
+                ("order", ticket.order.get_absolute_url()), ("ticket", ticket.get_absolute_url()),
+                ("403", "/dashboard/")],
+        door_staff: [("door", "/door/")],
+        admin_user: [("dashboard", "/dashboard/")],
+    }  # fmt: skip
+    roles = {None: "visitor", buyer: "buyer", door_staff: "door", admin_user: "staff"}
+    failures = {}
+    for user, visits in pages.items():
+        page = browser.new_context(**size).new_page()
+        if user is not None:
+            log_in(page, base, user.email, "Adm1n-Passw0rd!" if user == admin_user else PASSWORD)
+        for label, path in visits:
+            page.goto(f"{base}{path}")
+            shot(page, f"tour-{device}-{roles[user]}-{label}")
+            if problems := accessibility_violations(page):
+                failures[f"{path} as {user or 'visitor'}"] = problems
+        page.context.close()
+    assert not failures, "\n".join(f"{k}: {v}" for k, v in failures.items())
