@@ -3,18 +3,30 @@
 import time
 from collections import Counter, defaultdict
 from dataclasses import dataclass
+from typing import NamedTuple
 
 from django.conf import settings
-from django.db import transaction
+from django.db import connection, transaction
 from django.db.models import F, Sum
 from django.utils import timezone
 from django_q.tasks import async_task
 
 from events.models import Event, TicketType
 from ticketing.models import Order, Ticket, TicketRequest, Transaction, new_qr_token
+from ticketing.services import bulk
 
 Status = TicketRequest.Status
 Reason = TicketRequest.Reason
+
+
+class Queued(NamedTuple):
+    """What the drain needs of a queued request: read as plain tuples, not model instances."""
+
+    pk: int
+    event_id: int
+    user_id: int
+    ticket_type_id: int
+    quantity: int
 
 
 class AllocationConflict(Exception):
@@ -76,11 +88,13 @@ def serve_batch(*, event_id: int, batch_size: int, result: DrainResult) -> int:
     state = event.sale_state(now)
     if state in ("upcoming", "waiting_room"):
         return 0
-    batch = list(
-        TicketRequest.objects.select_for_update()
+    batch = [
+        Queued(*row)
+        for row in TicketRequest.objects.select_for_update()
         .filter(event_id=event_id, status=Status.QUEUED)
-        .order_by("-priority", "queue_key", "id")[:batch_size]
-    )
+        .order_by("-priority", "queue_key", "id")
+        .values_list("pk", "event_id", "user_id", "ticket_type_id", "quantity")[:batch_size]
+    ]
     if not batch:
         return 0
     if state == "closed":
@@ -94,7 +108,7 @@ def serve_batch(*, event_id: int, batch_size: int, result: DrainResult) -> int:
     return len(batch)
 
 
-def _decide(*, event: Event, batch: list[TicketRequest], types: dict) -> dict[int, str | None]:
+def _decide(*, event: Event, batch: list[Queued], types: dict) -> dict[int, str | None]:
     """In queue order, fulfil (None) or reject (a reason) each request, all or nothing."""
     held = dict(
         Order.objects.filter(event_id=event.pk, user_id__in={r.user_id for r in batch})
@@ -126,24 +140,6 @@ def _apply(*, event, batch, types, decisions, now, result: DrainResult) -> None:
         if moved != 1:
             raise AllocationConflict(f"ticket type {type_id} could not take {n} more")
 
-    orders = Order.objects.bulk_create(
-        Order(
-            request=r,
-            user_id=r.user_id,
-            event_id=event.pk,
-            ticket_type_id=r.ticket_type_id,
-            quantity=r.quantity,
-            unit_price=types[r.ticket_type_id].price,
-            total=types[r.ticket_type_id].price * r.quantity,
-        )
-        for r in fulfilled
-    )
-    Ticket.objects.bulk_create(
-        Ticket(order=o, ticket_type_id=o.ticket_type_id, qr_token=new_qr_token())
-        for o in orders
-        for _ in range(o.quantity)
-    )
-
     by_outcome = defaultdict(list)
     for r in batch:
         by_outcome[decisions[r.pk]].append(r.pk)
@@ -151,27 +147,71 @@ def _apply(*, event, batch, types, decisions, now, result: DrainResult) -> None:
         status = Status.FULFILLED if reason is None else Status.REJECTED
         TicketRequest.objects.filter(pk__in=ids).update(status=status, reason=reason or "", processed_at=now)
 
-    order_by_request = {o.request_id: o.pk for o in orders}
-    Transaction.objects.bulk_create(
-        Transaction(
-            kind=Transaction.Kind.FULFILLED if decisions[r.pk] is None else Transaction.Kind.REJECTED,
-            event_id=event.pk,
-            ticket_type_id=r.ticket_type_id,
-            request_id=r.pk,
-            order_id=order_by_request.get(r.pk),
-            user_id=r.user_id,
-            quantity=r.quantity,
-            reason=decisions[r.pk] or "",
-        )
-        for r in batch
-    )
+    orders = _insert_orders(fulfilled=fulfilled, types=types, now=now) if fulfilled else []
+    _insert_tickets(orders=orders, fulfilled=fulfilled)
+    _insert_transactions(request_ids=[r.pk for r in batch], now=now)
 
     result.fulfilled += len(fulfilled)
     result.rejected += len(batch) - len(fulfilled)
     result.tickets += sum(sold.values())
     if orders:
-        order_ids = [o.pk for o in orders]
-        transaction.on_commit(lambda: _notify(order_ids))
+        transaction.on_commit(lambda: _notify(orders))
+
+
+def _insert_orders(*, fulfilled: list[Queued], types: dict, now) -> list[int]:
+    """One order per fulfilled request, created in queue order; their ids in that order."""
+    fields = {f.name: f for f in Order._meta.concrete_fields}
+    created = fields["created_at"].get_db_prep_save(now, connection)
+    amounts = {}
+    rows = []
+    for r in fulfilled:
+        key = (r.ticket_type_id, r.quantity)
+        if key not in amounts:
+            price = types[r.ticket_type_id].price
+            amounts[key] = (
+                fields["unit_price"].get_db_prep_save(price, connection),
+                fields["total"].get_db_prep_save(price * r.quantity, connection),
+            )
+        rows.append((r.pk, r.user_id, r.event_id, r.ticket_type_id, r.quantity, *amounts[key], created))
+    columns = [
+        "request_id",
+        "user_id",
+        "event_id",
+        "ticket_type_id",
+        "quantity",
+        "unit_price",
+        "total",
+        "created_at",
+    ]
+    by_request = dict(bulk.insert_rows(Order, columns, rows, returning="request_id, id"))
+    return [by_request[r.pk] for r in fulfilled]
+
+
+def _insert_tickets(*, orders: list[int], fulfilled: list[Queued]) -> None:
+    """One ticket per admission, each with a fresh QR token."""
+    rows = [
+        (order_id, r.ticket_type_id, new_qr_token())
+        for order_id, r in zip(orders, fulfilled, strict=True)
+        for _ in range(r.quantity)
+    ]
+    bulk.insert_rows(Ticket, ["order_id", "ticket_type_id", "qr_token"], rows)
+
+
+def _insert_transactions(*, request_ids: list[int], now) -> None:
+    """The audit entry of each decided request, in queue order, from the rows just updated."""
+    # A request's new status names its transaction kind: the two choice sets share these values.
+    created = Transaction._meta.get_field("created_at").get_db_prep_save(now, connection)
+    membership, params = bulk.id_list_sql(request_ids)
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"INSERT INTO {Transaction._meta.db_table} (created_at, kind, event_id, ticket_type_id,"
+            " request_id, order_id, user_id, quantity, reason, ticket_id, csv_logged)"
+            " SELECT %s, r.status, r.event_id, r.ticket_type_id, r.id, o.id, r.user_id, r.quantity, r.reason,"
+            f" NULL, %s FROM {TicketRequest._meta.db_table} r"
+            f" LEFT JOIN {Order._meta.db_table} o ON o.request_id = r.id"
+            f" WHERE r.id {membership} ORDER BY r.priority DESC, r.queue_key, r.id",
+            [created, False, *params],
+        )
 
 
 def _notify(order_ids: list[int]) -> None:

@@ -157,13 +157,13 @@ def test_a_crash_mid_batch_leaves_nothing_half_done_and_the_batch_is_served_agai
     requests = [
         services.enqueue_request(user=make_user(), ticket_type_id=vip.pk, quantity=2) for _ in range(3)
     ]
-    real_bulk_create = Ticket.objects.bulk_create
+    real_insert_tickets = allocation._insert_tickets
 
     def crash(*args, **kwargs):
-        real_bulk_create(*args, **kwargs)
+        real_insert_tickets(*args, **kwargs)
         raise SystemExit("worker killed")
 
-    monkeypatch.setattr(Ticket.objects, "bulk_create", crash)
+    monkeypatch.setattr(allocation, "_insert_tickets", crash)
     with pytest.raises(SystemExit):
         services.drain_event_queue(event_id=vip.event_id)
     vip.refresh_from_db()
