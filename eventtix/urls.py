@@ -2,6 +2,9 @@ from django.contrib import admin
 from django.urls import include, path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
+# The API answers in JSON even for a URL none of its routes match; the pages keep their 404 page.
+handler404 = "ticketing.api.exceptions.not_found"
+
 admin.site.site_header = "EventTix staff"
 admin.site.site_title = "EventTix staff"
 admin.site.index_title = "Events, queues and tickets"
