@@ -176,8 +176,10 @@ def test_production_settings_hold_with_debug_off():
     assert "*" not in settings.ALLOWED_HOSTS
 
 
-def test_check_deploy_finds_nothing_once_https_redirects_are_on():
-    # The tests serve plain HTTP (SECURE_SSL_REDIRECT=false); production's default is on.
+def test_check_deploy_finds_nothing_once_https_redirects_are_on(monkeypatch):
+    # The tests serve plain HTTP (SECURE_SSL_REDIRECT=false); production's default is on. The
+    # browser tests' Playwright sets DJANGO_ALLOW_ASYNC_UNSAFE in this process, never in production.
+    monkeypatch.delenv("DJANGO_ALLOW_ASYNC_UNSAFE", raising=False)
     with override_settings(SECURE_SSL_REDIRECT=True, ALLOWED_HOSTS=["tickets.example.org"]):
         call_command("check", "--deploy", "--fail-level", "WARNING")
 
