@@ -110,3 +110,29 @@ def vip(event):
 @pytest.fixture
 def regular(event):
     return event.ticket_types.get(name="Regular")
+
+
+@pytest.fixture
+def ticket(buyer, vip):
+    """The buyer's one VIP ticket, served by the real drain."""
+    from ticketing import services
+    from ticketing.models import Ticket
+
+    services.enqueue_request(user=buyer, ticket_type_id=vip.pk, quantity=1)
+    services.drain_event_queue(event_id=vip.event_id)
+    return Ticket.objects.get()
+
+
+@pytest.fixture
+def api():
+    from rest_framework.test import APIClient
+
+    return APIClient()
+
+
+def as_user(api, user):
+    """Authenticate the API client as user with a real access token."""
+    from rest_framework_simplejwt.tokens import AccessToken
+
+    api.credentials(HTTP_AUTHORIZATION=f"Bearer {AccessToken.for_user(user)}")
+    return api

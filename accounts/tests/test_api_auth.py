@@ -5,17 +5,11 @@ import pytest
 from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.test import override_settings
-from rest_framework.test import APIClient
 from rest_framework_simplejwt.tokens import AccessToken, RefreshToken
 
 pytestmark = pytest.mark.django_db
 
 STRONG = "Quick-Test-Passw0rd"
-
-
-@pytest.fixture
-def api():
-    return APIClient()
 
 
 def bearer(token) -> dict:

@@ -10,8 +10,7 @@ from django.conf import settings
 from rest_framework.test import APIClient
 from rest_framework_simplejwt.tokens import AccessToken, RefreshToken
 
-from ticketing import services
-from ticketing.models import Ticket, TicketRequest
+from ticketing.models import TicketRequest
 
 pytestmark = pytest.mark.django_db
 
@@ -95,13 +94,6 @@ PROTECTED = [
     ("GET", "/api/orders"),
     ("POST", "/api/tickets/checkin/{ticket}"),
 ]
-
-
-@pytest.fixture
-def ticket(buyer, vip):
-    services.enqueue_request(user=buyer, ticket_type_id=vip.pk, quantity=1)
-    services.drain_event_queue(event_id=vip.event_id)
-    return Ticket.objects.get()
 
 
 def call(token, method, path, ticket, regular):

@@ -3,16 +3,10 @@ from datetime import timedelta
 
 import pytest
 from django.core.management import call_command
-from rest_framework.test import APIClient
 
 from ticketing import services
 
 pytestmark = pytest.mark.django_db
-
-
-@pytest.fixture
-def api():
-    return APIClient()
 
 
 def test_events_list_those_on_sale_or_coming_with_their_ticket_types(api, make_event):

@@ -4,9 +4,6 @@ import pytest
 from rest_framework.test import APIClient
 from rest_framework_simplejwt.tokens import AccessToken
 
-from ticketing import services
-from ticketing.models import Ticket
-
 pytestmark = pytest.mark.django_db
 
 HOSTILE_BODIES = [
@@ -40,13 +37,6 @@ ENDPOINTS = [
     ("get", "/api/tickets/verify/{token}"),
     ("post", "/api/tickets/checkin/{token}"),
 ]
-
-
-@pytest.fixture
-def ticket(buyer, vip):
-    services.enqueue_request(user=buyer, ticket_type_id=vip.pk, quantity=1)
-    services.drain_event_queue(event_id=vip.event_id)
-    return Ticket.objects.get()
 
 
 @pytest.mark.parametrize("method, path", ENDPOINTS)

@@ -4,22 +4,12 @@ import pytest
 from django.conf import settings
 from django.test import override_settings
 from rest_framework.test import APIClient
-from rest_framework_simplejwt.tokens import AccessToken
 
+from conftest import as_user
 from ticketing import services
 from ticketing.models import TicketRequest
 
 pytestmark = pytest.mark.django_db
-
-
-@pytest.fixture
-def api():
-    return APIClient()
-
-
-def as_user(api, user) -> APIClient:
-    api.credentials(HTTP_AUTHORIZATION=f"Bearer {AccessToken.for_user(user)}")
-    return api
 
 
 def request_tickets(api, ticket_type_id, quantity, **headers):

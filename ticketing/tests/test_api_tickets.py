@@ -3,30 +3,12 @@ import threading
 import pytest
 from django.db import connection
 from rest_framework.test import APIClient
-from rest_framework_simplejwt.tokens import AccessToken
 
-from conftest import requires_postgres
+from conftest import as_user, requires_postgres
 from ticketing import services
-from ticketing.models import Ticket, Transaction
+from ticketing.models import Transaction
 
 pytestmark = pytest.mark.django_db
-
-
-@pytest.fixture
-def api():
-    return APIClient()
-
-
-def as_user(api, user) -> APIClient:
-    api.credentials(HTTP_AUTHORIZATION=f"Bearer {AccessToken.for_user(user)}")
-    return api
-
-
-@pytest.fixture
-def ticket(buyer, vip):
-    services.enqueue_request(user=buyer, ticket_type_id=vip.pk, quantity=1)
-    services.drain_event_queue(event_id=vip.event_id)
-    return Ticket.objects.get()
 
 
 def test_verify_tells_anyone_a_ticket_is_valid_without_personal_data(api, ticket):

@@ -3,16 +3,9 @@
 import pytest
 
 from ticketing import errors, services
-from ticketing.models import Ticket, Transaction
+from ticketing.models import Transaction
 
 pytestmark = pytest.mark.django_db
-
-
-@pytest.fixture
-def ticket(buyer, vip):
-    services.enqueue_request(user=buyer, ticket_type_id=vip.pk, quantity=1)
-    services.drain_event_queue(event_id=vip.event_id)
-    return Ticket.objects.get()
 
 
 def test_first_scan_admits_and_is_audited(ticket, door_staff):
