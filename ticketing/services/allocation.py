@@ -81,7 +81,9 @@ def serve_batch(*, event_id: int, batch_size: int, result: DrainResult) -> int:
     """Serve up to batch_size queued requests in one transaction; return how many were served."""
     # The event row is the per-event lock: drains of one event run one batch at a time, in order,
     # while drains of other events go on in parallel. Locks are always taken event first.
-    event = Event.objects.select_for_update().filter(pk=event_id).first()
+    # NO KEY UPDATE still excludes other drains but, unlike FOR UPDATE, lets requests that
+    # reference the event (a foreign key takes KEY SHARE) be inserted while a batch runs.
+    event = Event.objects.select_for_update(no_key=True).filter(pk=event_id).first()
     if event is None:
         return 0
     now = timezone.now()
@@ -90,7 +92,7 @@ def serve_batch(*, event_id: int, batch_size: int, result: DrainResult) -> int:
         return 0
     batch = [
         Queued(*row)
-        for row in TicketRequest.objects.select_for_update()
+        for row in TicketRequest.objects.select_for_update(no_key=True)
         .filter(event_id=event_id, status=Status.QUEUED)
         .order_by("-priority", "queue_key", "id")
         .values_list("pk", "event_id", "user_id", "ticket_type_id", "quantity")[:batch_size]

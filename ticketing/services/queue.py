@@ -54,7 +54,8 @@ def enqueue_request(
     try:
         with transaction.atomic():
             # One buyer's requests are serialized, so parallel requests cannot beat the limit.
-            get_user_model().objects.select_for_update().filter(pk=user.pk).exists()
+            # (NO KEY UPDATE: a drain inserting this buyer's order need not wait for it.)
+            get_user_model().objects.select_for_update(no_key=True).filter(pk=user.pk).exists()
             if idempotency_key:
                 existing = TicketRequest.objects.filter(
                     user_id=user.pk, idempotency_key=idempotency_key
