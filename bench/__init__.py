@@ -1,0 +1,1 @@
+"""EventTix benchmarks: python -m bench (make bench). See BENCHMARKS.md."""
