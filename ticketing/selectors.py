@@ -49,14 +49,13 @@ class QueuePosition:
 def requests_ahead(*, ticket_request: TicketRequest) -> int:
     """Queued requests of the same event that will be served before this one."""
     r = ticket_request
-    queued = TicketRequest.objects.filter(event_id=r.event_id, status=QUEUED)
-    # Three counts, each a range of the queue-order index; one OR of them makes PostgreSQL
-    # scan the whole table instead.
-    return (
-        queued.filter(priority__gt=r.priority).count()
-        + queued.filter(priority=r.priority, queue_key__lt=r.queue_key).count()
-        + queued.filter(priority=r.priority, queue_key=r.queue_key, id__lt=r.id).count()
-    )
+    queued = TicketRequest.objects.filter(event_id=r.event_id, status=QUEUED).order_by().values("id")
+    # Three ranges of the queue-order index, counted in one query; one OR of them makes
+    # PostgreSQL scan the whole table instead.
+    higher = queued.filter(priority__gt=r.priority)
+    earlier = queued.filter(priority=r.priority, queue_key__lt=r.queue_key)
+    tied = queued.filter(priority=r.priority, queue_key=r.queue_key, id__lt=r.id)
+    return higher.union(earlier, tied, all=True).count()
 
 
 def drain_rate(*, event_id: int, now=None) -> float:
