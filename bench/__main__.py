@@ -24,6 +24,9 @@ def parse_args(argv):
     parser.add_argument("--port", type=int, default=8500)
     parser.add_argument("--output", default=os.path.join(os.path.dirname(__file__), "results.json"))
     parser.add_argument("--keep-db", action="store_true", help="keep the benchmark database afterwards")
+    parser.add_argument(
+        "--merge", action="store_true", help="keep the figures of an earlier results.json that this run skips"
+    )
     return parser.parse_args(argv)
 
 

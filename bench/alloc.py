@@ -134,5 +134,13 @@ def drain_with_engine(*, event_ids: list[int], batch_size: int | None = None, on
 
 
 def peak_rss_mb() -> float:
-    """This process's peak resident memory so far (Linux reports ru_maxrss in KiB)."""
+    """This process's peak resident memory so far, in MB."""
+    # VmHWM starts afresh at exec; ru_maxrss can carry the forking parent's peak over.
+    try:
+        with open("/proc/self/status") as f:
+            for line in f:
+                if line.startswith("VmHWM:"):
+                    return round(int(line.split()[1]) / 1024, 1)
+    except OSError:
+        pass
     return round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1)

@@ -81,8 +81,16 @@ def reset() -> None:
     from django.conf import settings
     from django.core.cache import cache
 
-    with psycopg.connect(conninfo(), autocommit=True) as conn:
-        conn.execute(f"TRUNCATE {', '.join(TABLES)} RESTART IDENTITY CASCADE")
+    # A server or cluster left running between runs may still be finishing a request.
+    for attempt in range(10):
+        try:
+            with psycopg.connect(conninfo(), autocommit=True) as conn:
+                conn.execute(f"TRUNCATE {', '.join(TABLES)} RESTART IDENTITY CASCADE")
+            break
+        except psycopg.errors.DeadlockDetected:
+            if attempt == 9:
+                raise
+            time.sleep(0.5)
     # The log's recovery compares ids with its tail; ids start again from 1.
     settings.TRANSACTIONS_CSV.unlink(missing_ok=True)
     # Wake-up keys and throttle counters name ids that start again too.

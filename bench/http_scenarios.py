@@ -34,6 +34,7 @@ def ingest_figures(*, runs: int, duration: float, port: int, progress) -> dict:
     ingest, trivial, ratios, failures = [], [], [], 0
     with web.Server(port) as server:
         for run in range(1, runs + 1):
+            time.sleep(1)  # requests still in flight from the last run finish
             database.reset()
             seeded = database.seed_queue(requests=0, events=1, users=buyers, capacity=10**7, seed=run)
             progress.update(f"ingest run {run}/{runs}: signing {buyers:,} tokens")

@@ -47,6 +47,9 @@ def run(args, url: str) -> dict:
         connections.close_all()
         if not args.keep_db:
             database.drop_database(url)
+    if args.merge and os.path.exists(args.output):
+        with open(args.output) as f:
+            results = {**json.load(f), **results}
     with open(args.output, "w") as f:
         json.dump(results, f, indent=2, sort_keys=True)
     print(report(results))
