@@ -108,14 +108,7 @@ def _create_request(*, user, ticket_type_id, quantity, idempotency_key, now) -> 
         queue_key=queue_key_for(event=event, now=now),
         idempotency_key=idempotency_key or None,
     )
-    Transaction.objects.create(
-        kind=Transaction.Kind.QUEUED,
-        event_id=event.pk,
-        ticket_type_id=ticket_type.pk,
-        request=ticket_request,
-        user_id=user.pk,
-        quantity=quantity,
-    )
+    _audit(Transaction.Kind.QUEUED, ticket_request)
     transaction.on_commit(lambda: wakeups.request_drain(event.pk))
     return ticket_request
 
@@ -134,12 +127,17 @@ def cancel_request(*, user, request_id: int) -> TicketRequest:
     ticket_request.status = TicketRequest.Status.CANCELLED
     ticket_request.processed_at = timezone.now()
     ticket_request.save(update_fields=["status", "processed_at"])
+    _audit(Transaction.Kind.CANCELLED, ticket_request)
+    return ticket_request
+
+
+def _audit(kind: str, ticket_request: TicketRequest) -> None:
+    """The audit entry for a change to a request, written in the same transaction."""
     Transaction.objects.create(
-        kind=Transaction.Kind.CANCELLED,
+        kind=kind,
         event_id=ticket_request.event_id,
         ticket_type_id=ticket_request.ticket_type_id,
         request=ticket_request,
-        user_id=user.pk,
+        user_id=ticket_request.user_id,
         quantity=ticket_request.quantity,
     )
-    return ticket_request
