@@ -80,3 +80,14 @@ def test_waiting_room_promises_no_place_until_the_sale_opens(buyer, make_event):
     request = services.enqueue_request(user=buyer, ticket_type_id=event.ticket_types.first().pk, quantity=1)
     position = selectors.queue_position(ticket_request=request)
     assert position.waiting_room and position.position is None and position.status == "queued"
+
+
+def test_position_reads_share_one_drain_rate_measurement(make_user, regular, django_assert_num_queries):
+    waiting = [
+        services.enqueue_request(user=make_user(), ticket_type_id=regular.pk, quantity=1) for _ in range(2)
+    ]
+    first = selectors.queue_position(ticket_request=waiting[0])
+    # The second read counts who is ahead, but does not measure the drain rate again.
+    with django_assert_num_queries(1):
+        second = selectors.queue_position(ticket_request=waiting[1])
+    assert (first.position, second.position) == (1, 2)
