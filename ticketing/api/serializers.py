@@ -119,6 +119,8 @@ class TicketRequestOut(serializers.ModelSerializer):
 
 
 class TicketRequestCreatedOut(TicketRequestOut):
+    # From the position already read for the answer, not a second query for the order.
+    order_id = serializers.SerializerMethodField(help_text="Set once fulfilled.")
     position = serializers.SerializerMethodField(
         help_text="1-based place in the queue; null in the waiting room, where order is drawn at opening."
     )
@@ -126,6 +128,9 @@ class TicketRequestCreatedOut(TicketRequestOut):
 
     class Meta(TicketRequestOut.Meta):
         fields = [*TicketRequestOut.Meta.fields, "position", "waiting_room"]
+
+    def get_order_id(self, obj) -> int | None:
+        return self.context["queue_position"].order_id
 
     def get_position(self, obj) -> int | None:
         return self.context["queue_position"].position

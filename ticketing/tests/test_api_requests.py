@@ -145,6 +145,21 @@ def test_request_with_a_repeated_idempotency_key_is_queued_once(api, buyer, vip)
     assert TicketRequest.objects.count() == 1
 
 
+def test_a_replayed_request_already_served_names_its_order(api, buyer, vip):
+    as_user(api, buyer)
+    first = request_tickets(api, vip.pk, 1, HTTP_IDEMPOTENCY_KEY="served-1").json()
+    assert first["order_id"] is None
+    services.drain_event_queue(event_id=vip.event_id)
+    again = request_tickets(api, vip.pk, 1, HTTP_IDEMPOTENCY_KEY="served-1").json()
+    order = TicketRequest.objects.get(pk=first["id"]).order
+    assert (again["id"], again["status"], again["order_id"], again["position"]) == (
+        first["id"],
+        "fulfilled",
+        order.pk,
+        None,
+    )
+
+
 def test_request_refuses_an_idempotency_key_too_long_to_store(api, buyer, vip):
     response = request_tickets(as_user(api, buyer), vip.pk, 1, HTTP_IDEMPOTENCY_KEY="k" * 101)
 
