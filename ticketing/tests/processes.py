@@ -1,10 +1,11 @@
-"""Run service calls in forked processes against the test database."""
+"""Run calls at once, in forked processes or in threads, against the test database."""
 
 import multiprocessing
 import os
+import threading
 import traceback
 
-from django.db import connections
+from django.db import connection, connections
 
 
 def _child(func, args):
@@ -113,3 +114,24 @@ def wait_for(predicate, timeout=60.0, interval=0.05):
             return True
         time.sleep(interval)
     return False
+
+
+def in_parallel(calls: int, send) -> list[int]:
+    """Run send() from `calls` threads released at once; return the statuses."""
+    start = threading.Barrier(calls)
+    statuses = []
+
+    def worker():
+        start.wait()
+        try:
+            statuses.append(send())
+        finally:
+            connection.close()
+
+    threads = [threading.Thread(target=worker) for _ in range(calls)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(60)
+    assert not any(thread.is_alive() for thread in threads), "a request hung (deadlock?)"
+    return statuses

@@ -1,12 +1,10 @@
-import threading
-
 import pytest
-from django.db import connection
 from rest_framework.test import APIClient
 
 from conftest import as_user, requires_postgres
 from ticketing import services
 from ticketing.models import Transaction
+from ticketing.tests.processes import in_parallel
 
 pytestmark = pytest.mark.django_db
 
@@ -117,24 +115,12 @@ def test_checkin_through_a_browser_session_needs_the_csrf_token(door_staff, tick
 @requires_postgres
 @pytest.mark.django_db(transaction=True)
 def test_of_simultaneous_scans_of_one_ticket_exactly_one_succeeds(door_staff, ticket):
-    token = ticket.qr_token
     scanners = 8
-    start = threading.Barrier(scanners)
-    statuses = []
 
     def scan():
-        client = as_user(APIClient(), door_staff)
-        start.wait()
-        try:
-            statuses.append(client.post(f"/api/tickets/checkin/{token}").status_code)
-        finally:
-            connection.close()
+        return as_user(APIClient(), door_staff).post(f"/api/tickets/checkin/{ticket.qr_token}").status_code
 
-    threads = [threading.Thread(target=scan) for _ in range(scanners)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
+    statuses = in_parallel(scanners, scan)
 
     assert sorted(statuses) == [200] + [409] * (scanners - 1)
     assert Transaction.objects.filter(kind=Transaction.Kind.CHECKED_IN).count() == 1

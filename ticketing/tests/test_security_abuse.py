@@ -1,14 +1,12 @@
 """Bots at the gate: log-in and sign-up throttled per client; one account's parallel requests
 cannot beat the ticket limit or an idempotency key through the API."""
 
-import threading
 import time
 from collections import Counter
 
 import pytest
 from django.conf import settings
 from django.contrib.auth import get_user_model
-from django.db import connection
 from django.db.models import Sum
 from django.test import override_settings
 from rest_framework.test import APIClient
@@ -17,6 +15,7 @@ from rest_framework_simplejwt.tokens import AccessToken
 from conftest import requires_postgres
 from ticketing.models import TicketRequest, Transaction
 from ticketing.services import queue
+from ticketing.tests.processes import in_parallel
 
 pytestmark = pytest.mark.django_db
 
@@ -71,27 +70,6 @@ def test_registration_is_throttled_per_client(settings):
     assert int(forged["Retry-After"]) > 0
     assert other_client.status_code == 201
     assert get_user_model().objects.count() == 3
-
-
-def in_parallel(calls: int, send) -> list[int]:
-    """Run send() from `calls` threads released at once; return the statuses."""
-    start = threading.Barrier(calls)
-    statuses = []
-
-    def worker():
-        start.wait()
-        try:
-            statuses.append(send())
-        finally:
-            connection.close()
-
-    threads = [threading.Thread(target=worker) for _ in range(calls)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(60)
-    assert not any(thread.is_alive() for thread in threads), "a request hung (deadlock?)"
-    return statuses
 
 
 @pytest.fixture
