@@ -18,7 +18,7 @@ def _event_stats(event):
         "sold": sum(t.sold for t in types),
         "capacity": sum(t.capacity for t in types),
         "checked_in": sum(checked_in.values()),
-        "rate_per_min": selectors.drain_rate(event_id=event.pk) * 60,
+        "rate_per_min": selectors.recent_drain_rate(event_id=event.pk) * 60,
         "sales": selectors.sales_over_time(event_id=event.pk),
     }
 
