@@ -14,7 +14,7 @@ SQL_BATCH = """
 WITH picked AS (
     SELECT id, user_id, ticket_type_id, quantity FROM ticketing_ticketrequest
     WHERE event_id = %(event)s AND status = 'queued'
-    ORDER BY priority DESC, queue_key, id
+    ORDER BY priority DESC, seq
     LIMIT %(n)s
     FOR UPDATE
 ), orders AS (

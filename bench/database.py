@@ -3,6 +3,7 @@
 import random
 import secrets
 import time
+from collections import Counter
 from dataclasses import dataclass
 from datetime import timedelta
 from decimal import Decimal
@@ -16,6 +17,7 @@ TABLES = [
     "ticketing_ticket",
     "ticketing_order",
     "ticketing_ticketrequest",
+    "ticketing_queuecounter",
     "events_tickettype",
     "events_event",
     "accounts_user",
@@ -160,7 +162,8 @@ def seed_queue(
         for name, price, prio in TYPES
     ]
     rows, demand = [], {t.pk: 0 for t in types}
-    base_key = time.time_ns() // 1000 - 10**9
+    # Places are numbered per (event, priority) in arrival order, and the counters match them.
+    arrived = Counter()
     with psycopg.connect(conninfo()) as conn:
         first_user = _copy_users(conn, users, seed)
         for i in range(requests):
@@ -169,14 +172,21 @@ def seed_queue(
             quantity = rng.randint(1, 4)
             demand[t.pk] += quantity
             user_id = first_user + i // events
-            rows.append((user_id, event.pk, t.pk, t.priority, quantity, base_key + i * 20, now_dt))
+            arrived[(event.pk, t.priority)] += 1
+            seq = arrived[(event.pk, t.priority)]
+            rows.append((user_id, event.pk, t.pk, t.priority, quantity, seq, now_dt))
         with conn.cursor() as cur:
             with cur.copy(
                 "COPY ticketing_ticketrequest (user_id, event_id, ticket_type_id, priority, quantity,"
-                " queue_key, created_at, status, reason) FROM STDIN"
+                " seq, created_at, status, reason) FROM STDIN"
             ) as copy:
                 for row in rows:
                     copy.write_row((*row, "queued", ""))
+            cur.executemany(
+                "INSERT INTO ticketing_queuecounter (event_id, priority, arrived, decided, cancelled)"
+                " VALUES (%s, %s, %s, 0, 0)",
+                [(event_id, priority, n) for (event_id, priority), n in arrived.items()],
+            )
             for pk, n in demand.items():
                 cur.execute("UPDATE events_tickettype SET capacity = %s WHERE id = %s", (capacity or n, pk))
         conn.commit()

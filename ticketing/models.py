@@ -2,7 +2,7 @@ import secrets
 
 from django.conf import settings
 from django.db import models
-from django.db.models import Q
+from django.db.models import F, Q
 from django.urls import reverse
 
 from events.models import Event, TicketType
@@ -32,9 +32,12 @@ class TicketRequest(models.Model):
     quantity = models.PositiveSmallIntegerField()
     status = models.CharField(max_length=10, choices=Status.choices, default=Status.QUEUED)
     reason = models.CharField(max_length=20, choices=Reason.choices, blank=True)
-    # Order within a priority: microseconds since the epoch at arrival, or for waiting-room
-    # arrivals a random number below any such timestamp (see services.queue.queue_key_for).
-    queue_key = models.BigIntegerField()
+    # The place within the event's queue for this priority: 1, 2, 3... in the order arrivals
+    # committed (see QueueCounter). Waiting-room arrivals swap their numbers for a random order
+    # when the sale opens (services.queue.place_waiting_room).
+    seq = models.BigIntegerField()
+    # A waiting-room arrival's random draw, cleared once its place is given.
+    draw = models.BigIntegerField(null=True, blank=True)
     idempotency_key = models.CharField(max_length=100, null=True, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
     processed_at = models.DateTimeField(null=True, blank=True)
@@ -46,10 +49,21 @@ class TicketRequest(models.Model):
             models.Index(
                 "event",
                 models.F("priority").desc(),
-                "queue_key",
-                "id",
+                "seq",
                 name="ticketrequest_queue_order",
                 condition=Q(status="queued"),
+            ),
+            # Cancelled requests ahead of a place (few: most requests leave by being served).
+            models.Index(
+                fields=["event", "priority", "seq"],
+                name="ticketrequest_cancelled",
+                condition=Q(status="cancelled"),
+            ),
+            # Waiting-room arrivals still to be placed.
+            models.Index(
+                fields=["event"],
+                name="ticketrequest_unplaced",
+                condition=Q(status="queued", draw__isnull=False),
             ),
             # The measured drain rate (requests served in the last minute).
             models.Index(fields=["event", "processed_at"], name="ticketrequest_processed"),
@@ -62,6 +76,8 @@ class TicketRequest(models.Model):
                 name="ticketrequest_idempotency_unique",
             ),
             models.CheckConstraint(condition=Q(quantity__gte=1), name="ticketrequest_quantity_positive"),
+            # Every place is held by one request: the counts behind queue positions rely on it.
+            models.UniqueConstraint(fields=["event", "priority", "seq"], name="ticketrequest_place_unique"),
         ]
 
     def __str__(self):
@@ -73,6 +89,38 @@ class TicketRequest(models.Model):
     @property
     def is_queued(self) -> bool:
         return self.status == self.Status.QUEUED
+
+
+class QueueCounter(models.Model):
+    """How many requests of one priority have joined an event's queue, and how many have left it.
+
+    Every arrival takes the next number from `arrived` in the transaction that queues it, so the
+    numbers have no gaps and follow commit order; the drain serves them in that order and adds
+    to `decided`, and a cancellation adds to `cancelled`. A request's place then comes from
+    these totals without counting the queue (selectors.requests_ahead).
+    """
+
+    event = models.ForeignKey(Event, on_delete=models.CASCADE, related_name="queue_counters")
+    priority = models.SmallIntegerField()
+    arrived = models.BigIntegerField(default=0)
+    decided = models.BigIntegerField(default=0)
+    cancelled = models.BigIntegerField(default=0)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["event", "priority"], name="queuecounter_event_priority"),
+            models.CheckConstraint(
+                condition=Q(decided__gte=0, cancelled__gte=0, arrived__gte=F("decided") + F("cancelled")),
+                name="queuecounter_no_more_left_than_arrived",
+            ),
+        ]
+
+    def __str__(self):
+        return f"Queue counter {self.event_id}/{self.priority}"
+
+    @property
+    def waiting(self) -> int:
+        return self.arrived - self.decided - self.cancelled
 
 
 class Order(models.Model):

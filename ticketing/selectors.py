@@ -4,12 +4,12 @@ from dataclasses import dataclass
 from datetime import timedelta
 
 from django.core.cache import cache
-from django.db.models import Count, Prefetch, Q, Sum
-from django.db.models.functions import TruncMinute
+from django.db.models import Count, Prefetch, Q, Subquery, Sum
+from django.db.models.functions import Coalesce, TruncMinute
 from django.utils import timezone
 
 from events.models import Event, TicketType
-from ticketing.models import Order, Ticket, TicketRequest, Transaction
+from ticketing.models import Order, QueueCounter, Ticket, TicketRequest, Transaction
 
 QUEUED = TicketRequest.Status.QUEUED
 # The drain rate is measured over this window, and shared for a few seconds.
@@ -49,15 +49,35 @@ class QueuePosition:
 
 
 def requests_ahead(*, ticket_request: TicketRequest) -> int:
-    """Queued requests of the same event that will be served before this one."""
+    """Queued requests of the same event that will be served before this (placed) one.
+
+    From the counters, without counting the queue (see services.places): of the places before
+    this one in its priority, the drain has decided the first `decided`, and the cancelled ones
+    are few; every request still waiting in a higher priority is ahead too.
+    """
     r = ticket_request
-    queued = TicketRequest.objects.filter(event_id=r.event_id, status=QUEUED).order_by().values("id")
-    # Three ranges of the queue-order index, counted in one query; one OR of them makes
-    # PostgreSQL scan the whole table instead.
-    higher = queued.filter(priority__gt=r.priority)
-    earlier = queued.filter(priority=r.priority, queue_key__lt=r.queue_key)
-    tied = queued.filter(priority=r.priority, queue_key=r.queue_key, id__lt=r.id)
-    return higher.union(earlier, tied, all=True).count()
+    cancelled_before = (
+        TicketRequest.objects.filter(
+            event_id=r.event_id, priority=r.priority, status=TicketRequest.Status.CANCELLED, seq__lt=r.seq
+        )
+        .order_by()
+        .values("event_id")
+        .annotate(n=Count("id"))
+        .values("n")
+    )
+    counters = (
+        QueueCounter.objects.filter(event_id=r.event_id, priority__gte=r.priority)
+        .annotate(cancelled_before=Coalesce(Subquery(cancelled_before), 0))
+        .values_list("priority", "arrived", "decided", "cancelled", "cancelled_before")
+    )
+    ahead = r.seq - 1
+    for priority, arrived, decided, cancelled, cancelled_before in counters:
+        if priority == r.priority:
+            ahead -= decided + cancelled_before
+        else:
+            ahead += arrived - decided - cancelled
+    # Read in one statement, so from one snapshot; the request itself may have been served since.
+    return max(ahead, 0)
 
 
 def drain_rate(*, event_id: int, now=None) -> float:
@@ -84,11 +104,10 @@ def queue_position(*, ticket_request: TicketRequest, now=None) -> QueuePosition:
     if r.status != QUEUED:
         order_id = Order.objects.filter(request_id=r.pk).values_list("pk", flat=True).first()
         return QueuePosition(r.pk, r.status, None, 0, 0.0, False, order_id)
-    now = now or timezone.now()
-    event = r.event
-    if now < event.sale_opens_at:
-        # Waiting-room order is random and settles only as people join; no place is promised.
+    if r.draw is not None:
+        # The waiting room's order is drawn when the sale opens; until then no place is promised.
         return QueuePosition(r.pk, r.status, None, None, None, True, None)
+    now = now or timezone.now()
     ahead = requests_ahead(ticket_request=r)
     rate = recent_drain_rate(event_id=r.event_id, now=now)
     eta = round((ahead + 1) / rate, 1) if rate > 0 else None

@@ -13,7 +13,7 @@ from django_q.tasks import async_task
 
 from events.models import Event, TicketType
 from ticketing.models import Order, Ticket, TicketRequest, Transaction, new_qr_token
-from ticketing.services import bulk
+from ticketing.services import bulk, places
 
 Status = TicketRequest.Status
 Reason = TicketRequest.Reason
@@ -26,6 +26,7 @@ class Queued(NamedTuple):
     event_id: int
     user_id: int
     ticket_type_id: int
+    priority: int
     quantity: int
 
 
@@ -90,12 +91,13 @@ def serve_batch(*, event_id: int, batch_size: int, result: DrainResult) -> int:
     state = event.sale_state(now)
     if state in ("upcoming", "waiting_room"):
         return 0
+    places.place_waiting_room(event_id=event_id)
     batch = [
         Queued(*row)
         for row in TicketRequest.objects.select_for_update(no_key=True)
         .filter(event_id=event_id, status=Status.QUEUED)
-        .order_by("-priority", "queue_key", "id")
-        .values_list("pk", "event_id", "user_id", "ticket_type_id", "quantity")[:batch_size]
+        .order_by("-priority", "seq")
+        .values_list("pk", "event_id", "user_id", "ticket_type_id", "priority", "quantity")[:batch_size]
     ]
     if not batch:
         return 0
@@ -152,6 +154,8 @@ def _apply(*, event, batch, types, decisions, now, result: DrainResult) -> None:
     orders = _insert_orders(fulfilled=fulfilled, types=types, now=now) if fulfilled else []
     _insert_tickets(orders=orders, fulfilled=fulfilled)
     _insert_transactions(request_ids=[r.pk for r in batch], now=now)
+    # Last: the counter row is shared with arrivals, which wait while it is locked.
+    places.count_left(event_id=event.pk, by_priority=Counter(r.priority for r in batch), how="decided")
 
     result.fulfilled += len(fulfilled)
     result.rejected += len(batch) - len(fulfilled)
@@ -211,7 +215,7 @@ def _insert_transactions(*, request_ids: list[int], now) -> None:
             " SELECT %s, r.status, r.event_id, r.ticket_type_id, r.id, o.id, r.user_id, r.quantity, r.reason,"
             f" NULL, %s FROM {TicketRequest._meta.db_table} r"
             f" LEFT JOIN {Order._meta.db_table} o ON o.request_id = r.id"
-            f" WHERE r.id {membership} ORDER BY r.priority DESC, r.queue_key, r.id",
+            f" WHERE r.id {membership} ORDER BY r.priority DESC, r.seq",
             [created, False, *params],
         )
 

@@ -44,3 +44,32 @@ def id_list_sql(ids: list[int]) -> tuple[str, list]:
     if connection.vendor == "postgresql":
         return "= ANY(%s)", [list(ids)]
     return f"IN ({', '.join(['%s'] * len(ids))})", list(ids)
+
+
+def set_column(model, column: str, values: dict[int, int], *, clear: str = "") -> None:
+    """UPDATE one integer column of many rows, each to its own value ({pk: value}).
+
+    `clear` names another column that those rows get set to NULL in the same statement.
+    """
+    if not values:
+        return
+    table = connection.ops.quote_name(model._meta.db_table)
+    name = connection.ops.quote_name(column)
+    also = f", {connection.ops.quote_name(clear)} = NULL" if clear else ""
+    with connection.cursor() as cursor:
+        if connection.vendor == "postgresql":
+            cursor.execute(
+                f"UPDATE {table} AS t SET {name} = v.value{also} FROM unnest(%s::bigint[], %s::bigint[])"
+                " AS v(pk, value) WHERE t.id = v.pk",
+                [list(values), list(values.values())],
+            )
+            return
+        items = list(values.items())
+        for start in range(0, len(items), 400):
+            chunk = items[start : start + 400]
+            pairs = ", ".join(["(%s, %s)"] * len(chunk))
+            cursor.execute(
+                f"WITH v(pk, value) AS (VALUES {pairs}) UPDATE {table} SET {name} ="
+                f" (SELECT value FROM v WHERE v.pk = {table}.id){also} WHERE id IN (SELECT pk FROM v)",
+                [x for pair in chunk for x in pair],
+            )

@@ -1,8 +1,5 @@
 """Joining and leaving an event's queue."""
 
-import secrets
-import time
-
 from django.contrib.auth import get_user_model
 from django.db import IntegrityError, transaction
 from django.db.models import Sum
@@ -11,21 +8,9 @@ from django.utils import timezone
 from events.models import Event, TicketType
 from ticketing import errors
 from ticketing.models import TicketRequest, Transaction
-from ticketing.services import wakeups
-
-# Waiting-room keys are drawn below this bound: 2**50 microseconds after the epoch is in 2005,
-# so every waiting-room arrival sorts ahead of every arrival after the sale opened, and among
-# themselves they form a uniformly random order that nobody can influence by arriving early.
-WAITING_ROOM_KEY_SPAN = 2**50
+from ticketing.services import places, wakeups
 
 HELD_STATUSES = (TicketRequest.Status.QUEUED, TicketRequest.Status.FULFILLED)
-
-
-def queue_key_for(*, event: Event, now) -> int:
-    """The key that orders a new request among others of the same priority."""
-    if now < event.sale_opens_at:
-        return secrets.randbelow(WAITING_ROOM_KEY_SPAN)
-    return time.time_ns() // 1000
 
 
 def check_can_request(*, event: Event, now) -> None:
@@ -99,13 +84,15 @@ def _create_request(*, user, ticket_type_id, quantity, idempotency_key, now) -> 
             f"You can hold at most {event.max_tickets_per_user} tickets for {event.name}; "
             f"you already have {held} queued or bought."
         )
+    # The place is taken just before the writes: it locks the counter until this transaction ends.
     ticket_request = TicketRequest.objects.create(
         user=user,
         event=event,
         ticket_type=ticket_type,
         priority=ticket_type.priority,
         quantity=quantity,
-        queue_key=queue_key_for(event=event, now=now),
+        seq=places.take_number(event_id=event.pk, priority=ticket_type.priority),
+        draw=places.draw_for(event=event, now=now),
         idempotency_key=idempotency_key or None,
     )
     _audit(Transaction.Kind.QUEUED, ticket_request)
@@ -127,6 +114,9 @@ def cancel_request(*, user, request_id: int) -> TicketRequest:
     ticket_request.status = TicketRequest.Status.CANCELLED
     ticket_request.processed_at = timezone.now()
     ticket_request.save(update_fields=["status", "processed_at"])
+    places.count_left(
+        event_id=ticket_request.event_id, by_priority={ticket_request.priority: 1}, how="cancelled"
+    )
     _audit(Transaction.Kind.CANCELLED, ticket_request)
     return ticket_request
 

@@ -11,7 +11,7 @@ from django.utils import timezone
 from events.models import TicketType
 from ticketing import services
 from ticketing.models import Order, Ticket, TicketRequest, Transaction
-from ticketing.services import allocation, queue
+from ticketing.services import allocation, places
 
 pytestmark = pytest.mark.django_db
 
@@ -108,38 +108,47 @@ def test_waiting_room_arrivals_are_served_before_anyone_who_came_after_opening(m
     event = make_event(opens_in=timedelta(minutes=10), waiting_room=timedelta(minutes=-5))
     regular = event.ticket_types.get(name="Regular")
     early = [
-        services.enqueue_request(user=make_user(), ticket_type_id=regular.pk, quantity=1) for _ in range(5)
+        services.enqueue_request(user=make_user(), ticket_type_id=regular.pk, quantity=1) for _ in range(8)
     ]
     # The sale opens; a bot fires at the opening millisecond.
     type(event).objects.filter(pk=event.pk).update(sale_opens_at=timezone.now())
     late = services.enqueue_request(user=make_user(), ticket_type_id=regular.pk, quantity=1)
     services.drain_event_queue(event_id=event.pk)
-    order = served_order(event.pk)
-    assert order[-1] == late.pk
-    assert set(order[:-1]) == {r.pk for r in early}
+    # The waiting room is served in the order of its draws (arrival order would match them
+    # by chance once in 8! runs), then the later arrival.
+    by_draw = sorted(early, key=lambda r: r.draw)
+    assert served_order(event.pk) == [*(r.pk for r in by_draw), late.pk]
 
 
-def test_waiting_room_order_is_a_uniform_random_permutation(event):
+def test_waiting_room_order_is_a_uniform_random_permutation(make_user, make_event):
     # 3 arrivals: each of the 6 orders should come up 1/6 of the time. The threshold is the
     # chi-square quantile for 5 degrees of freedom at p = 1e-6, so a fair shuffle fails this
-    # about once in a million runs, while a biased one (e.g. keys from arrival time) always does.
-    before_opening = event.sale_opens_at - timedelta(seconds=1)
-    trials = 6000
+    # about once in a million runs, while a biased one (e.g. arrival order kept) always does.
+    event = make_event(opens_in=timedelta(minutes=10), waiting_room=timedelta(minutes=-5))
+    regular = event.ticket_types.get(name="Regular")
+    users = [make_user() for _ in range(3)]
+    trials = 600
     counts = Counter()
     for _ in range(trials):
-        keys = [queue.queue_key_for(event=event, now=before_opening) for _ in range(3)]
-        counts[tuple(sorted(range(3), key=keys.__getitem__))] += 1
+        TicketRequest.objects.all().delete()
+        type(event).objects.filter(pk=event.pk).update(sale_opens_at=timezone.now() + timedelta(minutes=10))
+        event.refresh_from_db()
+        arrivals = [services.enqueue_request(user=u, ticket_type_id=regular.pk, quantity=1).pk for u in users]
+        type(event).objects.filter(pk=event.pk).update(sale_opens_at=timezone.now())
+        places.place_waiting_room(event_id=event.pk)
+        placed = TicketRequest.objects.filter(pk__in=arrivals).order_by("seq").values_list("pk", flat=True)
+        counts[tuple(arrivals.index(pk) for pk in placed)] += 1
     expected = trials / 6
     chi2 = sum((counts[p] - expected) ** 2 / expected for p in itertools.permutations(range(3)))
     assert chi2 < 35.9, counts
 
 
-def test_waiting_room_keys_sort_before_every_key_given_after_opening(event):
-    after = queue.queue_key_for(event=event, now=event.sale_opens_at)
-    early = [
-        queue.queue_key_for(event=event, now=event.sale_opens_at - timedelta(seconds=1)) for _ in range(1000)
-    ]
-    assert max(early) < after
+def test_only_waiting_room_arrivals_get_a_draw(event):
+    assert places.draw_for(event=event, now=event.sale_opens_at) is None
+    draws = {
+        places.draw_for(event=event, now=event.sale_opens_at - timedelta(seconds=1)) for _ in range(1000)
+    }
+    assert None not in draws and len(draws) == 1000
 
 
 def test_draining_again_changes_nothing(buyer, vip):

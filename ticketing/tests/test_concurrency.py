@@ -74,7 +74,7 @@ def test_parallel_enqueues_and_drains_never_oversell_and_end_every_request_once(
         for type_id in type_ids:
             mine = TicketRequest.objects.filter(
                 user_id__in=chunk[:-3], ticket_type_id=type_id, status="fulfilled"
-            ).order_by("queue_key", "pk")
+            ).order_by("seq")
             order_ids = [served[r.pk] for r in mine]
             assert order_ids == sorted(order_ids)
 
@@ -88,9 +88,7 @@ def test_two_drains_started_at_once_serve_the_queue_in_order(make_user, make_eve
             user=make_user(), ticket_type_id=rng.choice([vip.pk, regular.pk]), quantity=rng.randint(1, 2)
         )
     queue_order = list(
-        TicketRequest.objects.filter(event=event)
-        .order_by("-priority", "queue_key", "pk")
-        .values_list("pk", flat=True)
+        TicketRequest.objects.filter(event=event).order_by("-priority", "seq").values_list("pk", flat=True)
     )
     deadline = time.monotonic() + 4
     run_in_processes([(drain_until, (event.pk, deadline, 10)) for _ in range(3)])

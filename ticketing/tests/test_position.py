@@ -1,12 +1,13 @@
 """Queue position, the number ahead and the ETA."""
 
+import random
 from datetime import timedelta
 
 import pytest
 from django.utils import timezone
 
-from ticketing import selectors, services
-from ticketing.models import TicketRequest
+from ticketing import errors, selectors, services
+from ticketing.models import QueueCounter, TicketRequest
 
 pytestmark = pytest.mark.django_db
 
@@ -25,14 +26,68 @@ def test_position_counts_higher_priority_and_earlier_arrivals_only(make_user, ma
     assert (positions[r2.pk].position, positions[r2.pk].ahead) == (3, 2)
 
 
-def test_ties_on_the_queue_key_are_broken_by_arrival(make_user, regular):
-    a = services.enqueue_request(user=make_user(), ticket_type_id=regular.pk, quantity=1)
-    b = services.enqueue_request(user=make_user(), ticket_type_id=regular.pk, quantity=1)
-    TicketRequest.objects.update(queue_key=42)
-    a.refresh_from_db()
-    b.refresh_from_db()
-    assert selectors.queue_position(ticket_request=a).position == 1
-    assert selectors.queue_position(ticket_request=b).position == 2
+def test_places_are_numbered_per_priority_without_gaps(make_user, vip, regular):
+    kinds = [regular, vip, regular, vip, vip, regular, regular]
+    made = [services.enqueue_request(user=make_user(), ticket_type_id=t.pk, quantity=1) for t in kinds]
+    assert [r.seq for r in made] == [1, 1, 2, 2, 3, 3, 4]
+    counters = dict(QueueCounter.objects.values_list("priority", "arrived"))
+    assert counters == {vip.priority: 3, regular.priority: 4}
+
+
+def test_a_refused_arrival_leaves_no_gap(make_user, regular):
+    first = services.enqueue_request(user=make_user(), ticket_type_id=regular.pk, quantity=1)
+    with pytest.raises(errors.InvalidQuantity):
+        services.enqueue_request(user=make_user(), ticket_type_id=regular.pk, quantity=99)
+    second = services.enqueue_request(user=make_user(), ticket_type_id=regular.pk, quantity=1)
+    assert (first.seq, second.seq) == (1, 2)
+    assert selectors.queue_position(ticket_request=second).position == 2
+
+
+def test_position_matches_a_count_of_the_queue_through_a_mixed_sale(make_user, make_event):
+    """Waiting-room arrivals, the opening, later arrivals, cancellations and batches served,
+    interleaved: for every queued request the counters give the place that counting the queue
+    in service order gives."""
+    event = make_event(
+        vip=30,
+        regular=60,
+        max_tickets_per_user=10,
+        opens_in=timedelta(minutes=5),
+        waiting_room=timedelta(minutes=-5),
+    )
+    types = list(event.ticket_types.all())
+    rng = random.Random(11)
+    users = [make_user() for _ in range(25)]
+    requests = []
+    for step in range(120):
+        if step == 30:
+            type(event).objects.filter(pk=event.pk).update(sale_opens_at=timezone.now())
+        move = rng.random()
+        if move < 0.6:
+            try:
+                requests.append(
+                    services.enqueue_request(
+                        user=rng.choice(users),
+                        ticket_type_id=rng.choice(types).pk,
+                        quantity=rng.randint(1, 3),
+                    )
+                )
+            except errors.TicketingError:
+                pass  # over the limit or sold out: refused, and no place taken
+        elif move < 0.75 and requests:
+            victim = rng.choice(requests)
+            if TicketRequest.objects.get(pk=victim.pk).status == "queued":
+                services.cancel_request(user=victim.user, request_id=victim.pk)
+        else:
+            services.drain_event_queue(event_id=event.pk, batch_size=rng.randint(1, 4), time_budget=0)
+        in_order = list(
+            TicketRequest.objects.filter(event=event, status="queued").order_by("-priority", "seq")
+        )
+        # Waiting-room arrivals have no place until the first batch after opening draws them.
+        expected = [None if r.draw is not None else place for place, r in enumerate(in_order, start=1)]
+        assert [selectors.queue_position(ticket_request=r).position for r in in_order] == expected, step
+    assert TicketRequest.objects.filter(event=event).count() > 40
+    assert TicketRequest.objects.filter(event=event, status="cancelled").count() > 5
+    assert not TicketRequest.objects.filter(event=event, status="queued", draw__isnull=False).exists()
 
 
 def test_position_moves_up_as_requests_ahead_are_served_or_cancelled(make_user, regular):
@@ -58,8 +113,9 @@ def test_eta_comes_from_the_measured_drain_rate(make_user, regular):
     served = [
         services.enqueue_request(user=make_user(), ticket_type_id=regular.pk, quantity=1) for _ in range(30)
     ]
+    services.drain_event_queue(event_id=regular.event_id)
     TicketRequest.objects.filter(pk__in=[r.pk for r in served]).update(
-        status="fulfilled", processed_at=now - timedelta(seconds=10)
+        processed_at=now - timedelta(seconds=10)
     )
     waiting = [
         services.enqueue_request(user=make_user(), ticket_type_id=regular.pk, quantity=1) for _ in range(4)

@@ -1,0 +1,80 @@
+"""Places in an event's queue: arrival numbers, the waiting-room draw, and the counters.
+
+Within one event and priority every request holds a number, its place. Arrivals take the next
+number from the QueueCounter row in the transaction that queues them: the row stays locked until
+that transaction ends, so the numbers follow commit order and a rolled-back arrival leaves no
+gap. The drain serves places in order and adds what it decided to the counter; cancellations add
+to it too. How many are ahead of a request then follows from its number and the counters alone
+(selectors.requests_ahead), however long the queue.
+
+Arrivals in the waiting room (before the sale opens) also take numbers, and a random draw. When
+the sale opens the drain, before it serves anyone, shares each priority's waiting-room numbers
+out again in the order of the draws: a uniformly random order, ahead of everyone who arrived
+after opening, that nobody can improve by arriving early.
+"""
+
+import secrets
+from collections import defaultdict
+
+from django.db import connection
+from django.db.models import F
+
+from ticketing.models import QueueCounter, TicketRequest
+from ticketing.services import bulk
+
+DRAW_SPAN = 2**62
+
+
+def draw_for(*, event, now) -> int | None:
+    """A waiting-room arrival's random draw; None for an arrival once the sale is open."""
+    return secrets.randbelow(DRAW_SPAN) if now < event.sale_opens_at else None
+
+
+def take_number(*, event_id: int, priority: int) -> int:
+    """The next place in the event's queue for this priority.
+
+    Call it as late as possible in the queuing transaction: the counter row stays locked, and
+    other arrivals of the same priority wait for it, until that transaction ends.
+    """
+    table = connection.ops.quote_name(QueueCounter._meta.db_table)
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"INSERT INTO {table} (event_id, priority, arrived, decided, cancelled) VALUES (%s, %s, 1, 0, 0)"
+            f" ON CONFLICT (event_id, priority) DO UPDATE SET arrived = {table}.arrived + 1"
+            " RETURNING arrived",
+            [event_id, priority],
+        )
+        return cursor.fetchone()[0]
+
+
+def count_left(*, event_id: int, by_priority: dict[int, int], how: str) -> None:
+    """Record requests that left the queue: `how` is "decided" (served) or "cancelled"."""
+    assert how in ("decided", "cancelled")
+    for priority, n in sorted(by_priority.items()):
+        QueueCounter.objects.filter(event_id=event_id, priority=priority).update(**{how: F(how) + n})
+
+
+def place_waiting_room(*, event_id: int) -> int:
+    """Give the waiting-room arrivals still queued their places in the order of their draws.
+
+    Each priority's arrivals keep the set of numbers they took and share it out again, so the
+    counters stay true. The drain calls this under the event's lock before each batch; it finds
+    work once when the sale opens, and again only for an arrival that was still committing then.
+    Returns how many requests were placed.
+    """
+    unplaced = TicketRequest.objects.filter(
+        event_id=event_id, status=TicketRequest.Status.QUEUED, draw__isnull=False
+    ).order_by()
+    groups = defaultdict(list)
+    for pk, priority, seq, draw in unplaced.values_list("pk", "priority", "seq", "draw"):
+        groups[priority].append((draw, pk, seq))
+    if not groups:
+        return 0
+    places = {}
+    for group in groups.values():
+        numbers = sorted(seq for _, _, seq in group)
+        places.update(zip((pk for _, pk, _ in sorted(group)), numbers, strict=True))
+    # Through negative numbers, so no two requests ever hold the same place mid-update.
+    bulk.set_column(TicketRequest, "seq", {pk: -seq for pk, seq in places.items()})
+    bulk.set_column(TicketRequest, "seq", places, clear="draw")
+    return len(places)
