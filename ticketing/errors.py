@@ -15,6 +15,14 @@ class TicketingError(Exception):
         super().__init__(self.message)
 
 
+class AccountUnavailable(TicketingError):
+    """The token was sound, but its account has been disabled or deleted since it was issued."""
+
+    status_code = 401
+    code = "user_inactive"
+    default_message = "This account is disabled or no longer exists; log in again."
+
+
 class NotFound(TicketingError):
     status_code = 404
     code = "not_found"

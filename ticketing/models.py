@@ -80,6 +80,10 @@ class TicketRequest(models.Model):
             models.UniqueConstraint(fields=["event", "priority", "seq"], name="ticketrequest_place_unique"),
         ]
 
+    # Not stored: set by services.enqueue_request on the request it has just queued, so the
+    # answer can give its place without another read (selectors.arrival_position).
+    ahead_on_arrival: int | None = None
+
     def __str__(self):
         return f"Request #{self.pk} ({self.quantity} × {self.ticket_type.name}, {self.status})"
 

@@ -114,6 +114,21 @@ def queue_position(*, ticket_request: TicketRequest, now=None) -> QueuePosition:
     return QueuePosition(r.pk, r.status, ahead + 1, ahead, eta, False, None)
 
 
+def arrival_position(*, ticket_request: TicketRequest) -> QueuePosition:
+    """The place of a request enqueue_request has just returned, from what it read on arrival.
+
+    The answer to joining the queue reads nothing more: no count, and no ETA (the first poll of
+    queue_position brings that). A request returned again for a repeated idempotency key was
+    not just queued, and is looked up as usual.
+    """
+    r = ticket_request
+    if r.ahead_on_arrival is None:
+        return queue_position(ticket_request=r)
+    if r.draw is not None:
+        return QueuePosition(r.pk, r.status, None, None, None, True, None)
+    return QueuePosition(r.pk, r.status, r.ahead_on_arrival + 1, r.ahead_on_arrival, None, False, None)
+
+
 def user_requests(*, user):
     return TicketRequest.objects.filter(user_id=user.pk).select_related("event", "ticket_type")
 

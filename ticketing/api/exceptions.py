@@ -6,6 +6,7 @@ from django.views import defaults
 from rest_framework import serializers
 from rest_framework.response import Response
 from rest_framework.views import exception_handler as drf_exception_handler
+from rest_framework_simplejwt.authentication import JWTAuthentication
 
 from ticketing import errors
 
@@ -15,7 +16,10 @@ def exception_handler(exc, context):
         data = {"detail": exc.message, "code": exc.code}
         if isinstance(exc, errors.AlreadyCheckedIn):
             data["checked_in_at"] = serializers.DateTimeField().to_representation(exc.ticket.checked_in_at)
-        return Response(data, status=exc.status_code)
+        headers = {}
+        if exc.status_code == 401:
+            headers["WWW-Authenticate"] = JWTAuthentication().authenticate_header(context["request"])
+        return Response(data, status=exc.status_code, headers=headers)
     if isinstance(exc, DjangoValidationError):
         # The account services report refusals per field, as forms do; DRF shows them the same way.
         detail = exc.message_dict if hasattr(exc, "error_dict") else {"detail": exc.messages}

@@ -15,6 +15,7 @@ after opening, that nobody can improve by arriving early.
 
 import secrets
 from collections import defaultdict
+from typing import NamedTuple
 
 from django.db import connection
 from django.db.models import F
@@ -30,7 +31,14 @@ def draw_for(*, event, now) -> int | None:
     return secrets.randbelow(DRAW_SPAN) if now < event.sale_opens_at else None
 
 
-def take_number(*, event_id: int, priority: int) -> int:
+class Place(NamedTuple):
+    number: int
+    # Requests waiting ahead of it as it arrived: everyone still queued in its priority, since
+    # it is the last of them, plus everyone still queued in a higher one.
+    ahead: int
+
+
+def take_number(*, event_id: int, priority: int) -> Place:
     """The next place in the event's queue for this priority.
 
     Call it as late as possible in the queuing transaction: the counter row stays locked, and
@@ -41,10 +49,13 @@ def take_number(*, event_id: int, priority: int) -> int:
         cursor.execute(
             f"INSERT INTO {table} (event_id, priority, arrived, decided, cancelled) VALUES (%s, %s, 1, 0, 0)"
             f" ON CONFLICT (event_id, priority) DO UPDATE SET arrived = {table}.arrived + 1"
-            " RETURNING arrived",
-            [event_id, priority],
+            " RETURNING arrived, arrived - 1 - decided - cancelled,"
+            f" (SELECT COALESCE(SUM(h.arrived - h.decided - h.cancelled), 0) FROM {table} h"
+            "  WHERE h.event_id = %s AND h.priority > %s)",
+            [event_id, priority, event_id, priority],
         )
-        return cursor.fetchone()[0]
+        number, same, higher = cursor.fetchone()
+        return Place(number, same + higher)
 
 
 def count_left(*, event_id: int, by_priority: dict[int, int], how: str) -> None:

@@ -34,13 +34,20 @@ def tickets_held(*, user_id: int, event_id: int) -> int:
 def enqueue_request(
     *, user, ticket_type_id: int, quantity: int, idempotency_key: str | None = None, now=None
 ) -> TicketRequest:
-    """Put a buyer's request for tickets in the event's queue, or refuse it with a clear reason."""
+    """Put a buyer's request for tickets in the event's queue, or refuse it with a clear reason.
+
+    `user` may be a User or simplejwt's TokenUser: only its pk is read.
+    """
     now = now or timezone.now()
     try:
         with transaction.atomic():
             # One buyer's requests are serialized, so parallel requests cannot beat the limit.
             # (NO KEY UPDATE: a drain inserting this buyer's order need not wait for it.)
-            get_user_model().objects.select_for_update(no_key=True).filter(pk=user.pk).exists()
+            # The same statement checks the account is still active: the API authenticates
+            # this call from its token alone, without reading the user.
+            accounts = get_user_model().objects.select_for_update(no_key=True)
+            if not accounts.filter(pk=user.pk, is_active=True).exists():
+                raise errors.AccountUnavailable()
             if idempotency_key:
                 existing = TicketRequest.objects.filter(
                     user_id=user.pk, idempotency_key=idempotency_key
@@ -85,16 +92,18 @@ def _create_request(*, user, ticket_type_id, quantity, idempotency_key, now) -> 
             f"you already have {held} queued or bought."
         )
     # The place is taken just before the writes: it locks the counter until this transaction ends.
+    place = places.take_number(event_id=event.pk, priority=ticket_type.priority)
     ticket_request = TicketRequest.objects.create(
-        user=user,
+        user_id=user.pk,
         event=event,
         ticket_type=ticket_type,
         priority=ticket_type.priority,
         quantity=quantity,
-        seq=places.take_number(event_id=event.pk, priority=ticket_type.priority),
+        seq=place.number,
         draw=places.draw_for(event=event, now=now),
         idempotency_key=idempotency_key or None,
     )
+    ticket_request.ahead_on_arrival = place.ahead
     _audit(Transaction.Kind.QUEUED, ticket_request)
     transaction.on_commit(lambda: wakeups.request_drain(event.pk))
     return ticket_request

@@ -64,15 +64,18 @@ def test_position_matches_a_count_of_the_queue_through_a_mixed_sale(make_user, m
         move = rng.random()
         if move < 0.6:
             try:
-                requests.append(
-                    services.enqueue_request(
-                        user=rng.choice(users),
-                        ticket_type_id=rng.choice(types).pk,
-                        quantity=rng.randint(1, 3),
-                    )
+                new = services.enqueue_request(
+                    user=rng.choice(users), ticket_type_id=rng.choice(types).pk, quantity=rng.randint(1, 3)
                 )
             except errors.TicketingError:
-                pass  # over the limit or sold out: refused, and no place taken
+                continue  # over the limit or sold out: refused, and no place taken
+            requests.append(new)
+            # The answer to joining gives, from the arrival alone, the place a full read gives.
+            fresh = TicketRequest.objects.get(pk=new.pk)
+            assert (
+                selectors.arrival_position(ticket_request=new).position
+                == selectors.queue_position(ticket_request=fresh).position
+            ), step
         elif move < 0.75 and requests:
             victim = rng.choice(requests)
             if TicketRequest.objects.get(pk=victim.pk).status == "queued":
