@@ -55,7 +55,8 @@ def take_number(*, event_id: int, priority: int) -> Place:
             [event_id, priority, event_id, priority],
         )
         number, same, higher = cursor.fetchone()
-        return Place(number, same + higher)
+        # (PostgreSQL sums bigints as numeric: a Decimal here.)
+        return Place(number, int(same + higher))
 
 
 def count_left(*, event_id: int, by_priority: dict[int, int], how: str) -> None:
