@@ -21,3 +21,5 @@ STORAGES = {**STORAGES, "staticfiles": {"BACKEND": "django.contrib.staticfiles.s
 Q_CLUSTER = {**Q_CLUSTER, "name": "eventtix-bench"}  # noqa: F405
 # Confirmations are rendered and handed to a backend that keeps them in memory: no mail server.
 EMAIL_BACKEND = "django.core.mail.backends.locmem.EmailBackend"
+# WhiteNoise warns at start-up when the (unused here) collected-static directory is missing.
+os.makedirs(STATIC_ROOT, exist_ok=True)  # noqa: F405
