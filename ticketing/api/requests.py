@@ -135,6 +135,7 @@ class QueuePositionView(APIView):
         query = QueuePositionQuery(data=request.query_params)
         query.is_valid(raise_exception=True)
         ticket_request = own_request_or_404(user=request.user, request_id=query.validated_data["request_id"])
+        services.wake_if_unplaced(ticket_request)
         return Response(QueuePositionOut(selectors.queue_position(ticket_request=ticket_request)).data)
 
 

@@ -8,7 +8,7 @@ from ticketing.services.checkin import can_check_in, check_in_ticket
 from ticketing.services.csvlog import flush_transactions_csv, read_transactions_csv
 from ticketing.services.notifications import send_order_confirmations
 from ticketing.services.queue import cancel_request, enqueue_request
-from ticketing.services.wakeups import request_drain
+from ticketing.services.wakeups import request_drain, wake_if_unplaced
 
 __all__ = [
     "DrainResult",
@@ -22,4 +22,5 @@ __all__ = [
     "read_transactions_csv",
     "request_drain",
     "send_order_confirmations",
+    "wake_if_unplaced",
 ]

@@ -1,6 +1,7 @@
 """Waking the cluster when there is queue work, without one task per request."""
 
 from django.core.cache import cache
+from django.utils import timezone
 from django_q.tasks import async_task
 
 # Seconds a pending wake-up suppresses others. The drain clears the key when it starts, so
@@ -24,3 +25,17 @@ def request_drain(event_id: int) -> bool:
 def drain_started(event_id: int) -> None:
     """Let the next request wake the cluster again; called as a drain task begins."""
     cache.delete(_key(event_id))
+
+
+def wake_if_unplaced(ticket_request, *, now=None) -> bool:
+    """Ask for a drain when a waiting-room request is still unplaced after its sale opened.
+
+    The first drain batch after the opening draws the waiting room's places (services.places);
+    until a buyer joins after the opening, nothing else would wake the cluster before the minute
+    sweep. A buyer polling their place is that signal. Coalesced like every wake-up.
+    """
+    if ticket_request.status != "queued" or ticket_request.draw is None:
+        return False
+    if ticket_request.event.sale_state(now or timezone.now()) in ("upcoming", "waiting_room"):
+        return False
+    return request_drain(ticket_request.event_id)

@@ -3,6 +3,7 @@ from datetime import timedelta
 import pytest
 from django.conf import settings
 from django.test import override_settings
+from django.utils import timezone
 from rest_framework.test import APIClient
 
 from conftest import as_user
@@ -135,6 +136,27 @@ def test_request_in_the_waiting_room_has_no_position_yet(api, buyer, make_event)
 
     assert body["waiting_room"] is True
     assert body["position"] is None
+
+
+def test_polling_an_unplaced_waiting_room_request_after_opening_wakes_the_drain(
+    api, buyer, make_event, monkeypatch
+):
+    event = make_event(opens_in=timedelta(hours=1), waiting_room=timedelta(hours=-1))
+    vip = event.ticket_types.get(name="VIP")
+    request_id = request_tickets(as_user(api, buyer), vip.pk, 1).json()["id"]
+    services.wakeups.drain_started(event.pk)  # the drain its arrival woke ran, and found no sale
+    woken = []
+    monkeypatch.setattr(services.wakeups, "async_task", lambda *args, **kwargs: woken.append(args))
+    poll = f"/api/queue/position?request_id={request_id}"
+
+    assert api.get(poll).json()["waiting_room"] is True
+    assert woken == []  # the sale has not opened: nothing to draw yet
+    type(event).objects.filter(pk=event.pk).update(sale_opens_at=timezone.now())
+    assert api.get(poll).json()["waiting_room"] is True
+    assert woken == [("ticketing.tasks.drain_event", event.pk)]
+    services.drain_event_queue(event_id=event.pk)
+    body = api.get(poll).json()
+    assert (body["status"], body["waiting_room"]) == ("fulfilled", False)
 
 
 def test_request_with_a_repeated_idempotency_key_is_queued_once(api, buyer, vip):

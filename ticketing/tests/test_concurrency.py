@@ -11,7 +11,7 @@ from django.db.models import Sum
 from conftest import requires_postgres
 from events.models import TicketType
 from ticketing import errors, services
-from ticketing.models import Order, Ticket, TicketRequest, Transaction
+from ticketing.models import Order, QueueCounter, Ticket, TicketRequest, Transaction
 from ticketing.tests.processes import run_in_processes
 
 pytestmark = [requires_postgres, pytest.mark.django_db(transaction=True), pytest.mark.slow]
@@ -77,6 +77,15 @@ def test_parallel_enqueues_and_drains_never_oversell_and_end_every_request_once(
             ).order_by("seq")
             order_ids = [served[r.pk] for r in mine]
             assert order_ids == sorted(order_ids)
+    # Places: each priority's requests hold 1..N with no gap or repeat, though four processes
+    # took them at once and some arrivals were refused, and the counters agree with the rows.
+    counters = QueueCounter.objects.filter(event=event)
+    assert counters.count() == 2
+    for counter in counters:
+        requests = TicketRequest.objects.filter(event=event, priority=counter.priority)
+        assert sorted(requests.values_list("seq", flat=True)) == list(range(1, counter.arrived + 1))
+        decided = requests.filter(status__in=["fulfilled", "rejected"]).count()
+        assert (counter.decided, counter.cancelled) == (decided, 0) and decided == counter.arrived
 
 
 def test_two_drains_started_at_once_serve_the_queue_in_order(make_user, make_event):

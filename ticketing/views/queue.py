@@ -20,6 +20,7 @@ def _own_request(request, pk):
 @login_required
 def request_detail(request, pk):
     ticket_request = _own_request(request, pk)
+    services.wake_if_unplaced(ticket_request)
     position = selectors.queue_position(ticket_request=ticket_request)
     order = None
     if position.order_id:
