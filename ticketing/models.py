@@ -36,7 +36,7 @@ class TicketRequest(models.Model):
     reason = models.CharField(max_length=20, choices=Reason.choices, blank=True)
     # The place within the event's queue for this priority: 1, 2, 3... in the order arrivals
     # committed (see QueueCounter). Waiting-room arrivals swap their numbers for a random order
-    # when the sale opens (services.queue.place_waiting_room).
+    # when the sale opens (services.places.place_waiting_room).
     seq = models.BigIntegerField()
     # A waiting-room arrival's random draw, cleared once its place is given.
     draw = models.BigIntegerField(null=True, blank=True)
@@ -123,10 +123,6 @@ class QueueCounter(models.Model):
 
     def __str__(self):
         return f"Queue counter {self.event_id}/{self.priority}"
-
-    @property
-    def waiting(self) -> int:
-        return self.arrived - self.decided - self.cancelled
 
 
 class Order(models.Model):
