@@ -87,6 +87,24 @@ def test_waiting_room_request_promises_no_place(buyer, make_event):
     ticket_request = services.enqueue_request(user=buyer, ticket_type_id=ticket_type.pk, quantity=1)
     body = logged_in(buyer).get(ticket_request.get_absolute_url()).content.decode()
     assert "You are in the waiting room" in body
+    assert "Sale opens at" in body
+
+
+def test_waiting_room_request_after_the_opening_says_places_are_being_drawn(buyer, make_event, monkeypatch):
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    monkeypatch.setattr(services.wakeups, "async_task", lambda *args, **kwargs: None)
+    later = make_event(opens_in=timedelta(hours=1), waiting_room=timedelta(minutes=-5))
+    ticket_type = later.ticket_types.get(name="Regular")
+    ticket_request = services.enqueue_request(user=buyer, ticket_type_id=ticket_type.pk, quantity=1)
+    type(later).objects.filter(pk=later.pk).update(sale_opens_at=timezone.now())
+    page = logged_in(buyer)
+
+    assert "places are being drawn" in page.get(ticket_request.get_absolute_url()).content.decode()
+    services.drain_event_queue(event_id=later.pk)
+    assert "You have your tickets" in page.get(ticket_request.get_absolute_url()).content.decode()
 
 
 def test_another_buyers_request_page_is_404(other_buyer, admin_user, queued):
