@@ -12,6 +12,8 @@ import urllib.request
 from pathlib import Path
 
 LUA = Path(__file__).with_name("wrk")
+# The wrk script behind each load: buyers.lua reads BENCH_TARGET to know which request to send.
+WRK_SCRIPTS = {"ingest": "buyers.lua", "trivial": "buyers.lua", "position": "position.lua"}
 
 
 def gunicorn_workers() -> int:
@@ -98,9 +100,9 @@ def load(
     try:
         wrk = find_wrk()
         if wrk:
-            env = {**os.environ, "BENCH_LINES": path, "BENCH_THREADS": str(threads)}
+            env = {**os.environ, "BENCH_LINES": path, "BENCH_THREADS": str(threads), "BENCH_TARGET": script}
             cmd = [wrk, f"-t{threads}", f"-c{connections}", f"-d{max(1, round(duration))}s", "--latency",
-                   "-s", str(LUA / f"{script}.lua"), url]  # fmt: skip
+                   "-s", str(LUA / WRK_SCRIPTS[script]), url]  # fmt: skip
             out = subprocess.run(cmd, env=env, capture_output=True, text=True, check=True).stdout
             return {**parse_wrk(out), "tool": "wrk"}
         cmd = [sys.executable, "-m", "bench.loadgen", script, url, path, str(duration), str(connections)]
