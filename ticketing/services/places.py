@@ -45,6 +45,8 @@ def take_number(*, event_id: int, priority: int) -> Place:
     other arrivals of the same priority wait for it, until that transaction ends.
     """
     table = connection.ops.quote_name(QueueCounter._meta.db_table)
+    # `ahead` is selectors.requests_ahead for the newest place, where every cancellation of the
+    # priority lies before it; the position tests hold the two to the same answer.
     with connection.cursor() as cursor:
         cursor.execute(
             f"INSERT INTO {table} (event_id, priority, arrived, decided, cancelled) VALUES (%s, %s, 1, 0, 0)"
