@@ -98,7 +98,9 @@ def reset() -> None:
     # Wake-up keys and throttle counters name ids that start again too.
     if settings.REDIS_URL:
         # Only the benchmark's own keys and task queue: the Redis database may be shared.
-        client = cache._cache.get_client(write=True)
+        from django_redis import get_redis_connection
+
+        client = get_redis_connection("default")
         prefix = settings.CACHES["default"]["KEY_PREFIX"]
         for pattern in (f"{prefix}:*", f"django_q:{settings.Q_CLUSTER['name']}:*"):
             for key in client.scan_iter(pattern):

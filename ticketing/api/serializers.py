@@ -96,26 +96,25 @@ class AvailabilityOut(serializers.Serializer):
     ticket_types = TicketTypeAvailabilityOut(many=True)
 
 
-class TicketRequestOut(serializers.ModelSerializer):
+class TicketRequestOut(serializers.Serializer):
+    # Declared rather than a ModelSerializer: that one inspects the model each time it is
+    # built, a large share of the CPU of answering a new request.
+    id = serializers.IntegerField(read_only=True)
+    status = serializers.ChoiceField(choices=TicketRequest.Status.choices, read_only=True)
+    reason = serializers.ChoiceField(
+        choices=TicketRequest.Reason.choices,
+        allow_blank=True,
+        read_only=True,
+        help_text="Why it was rejected; empty otherwise.",
+    )
     event_id = serializers.IntegerField(read_only=True)
     ticket_type_id = serializers.IntegerField(read_only=True)
+    quantity = serializers.IntegerField(read_only=True)
+    created_at = serializers.DateTimeField(read_only=True)
+    processed_at = serializers.DateTimeField(read_only=True, allow_null=True)
     order_id = serializers.IntegerField(
         source="order.pk", read_only=True, allow_null=True, help_text="Set once fulfilled."
     )
-
-    class Meta:
-        model = TicketRequest
-        fields = [
-            "id",
-            "status",
-            "reason",
-            "event_id",
-            "ticket_type_id",
-            "quantity",
-            "created_at",
-            "processed_at",
-            "order_id",
-        ]
 
 
 class TicketRequestCreatedOut(TicketRequestOut):
@@ -125,9 +124,6 @@ class TicketRequestCreatedOut(TicketRequestOut):
         help_text="1-based place in the queue; null in the waiting room, where order is drawn at opening."
     )
     waiting_room = serializers.SerializerMethodField()
-
-    class Meta(TicketRequestOut.Meta):
-        fields = [*TicketRequestOut.Meta.fields, "position", "waiting_room"]
 
     def get_order_id(self, obj) -> int | None:
         return self.context["queue_position"].order_id

@@ -18,7 +18,7 @@ def insert_rows(model, columns: list[str], rows: list[tuple], *, returning: str 
     tail = f" RETURNING {returning}" if returning else ""
     fetched = []
     with connection.cursor() as cursor:
-        if connection.vendor == "postgresql":
+        if connection.vendor == "postgresql" and len(rows) > 1:
             casts = ", ".join(f"%s::{model._meta.get_field(c).db_type(connection)}[]" for c in columns)
             cursor.execute(
                 f"INSERT INTO {table} ({names}) SELECT * FROM unnest({casts}){tail}",
@@ -37,6 +37,20 @@ def insert_rows(model, columns: list[str], rows: list[tuple], *, returning: str 
             if returning:
                 fetched.extend(cursor.fetchall())
     return fetched
+
+
+def insert_instance(obj) -> None:
+    """INSERT a new model instance in one statement and set its pk: save() without its machinery.
+
+    The request path's inserts spend less time in Python this way. No signals are sent
+    (EventTix connects none); auto_now_add fields are filled in as save() would.
+    """
+    meta = obj._meta
+    fields = [f for f in meta.concrete_fields if f is not meta.pk]
+    values = tuple(f.get_db_prep_save(f.pre_save(obj, add=True), connection) for f in fields)
+    [(obj.pk,)] = insert_rows(type(obj), [f.attname for f in fields], [values], returning=meta.pk.column)
+    obj._state.adding = False
+    obj._state.db = connection.alias
 
 
 def id_list_sql(ids: list[int]) -> tuple[str, list]:
