@@ -183,6 +183,17 @@ class Ticket(models.Model):
         return "checked_in" if self.checked_in_at else "valid"
 
 
+def _audit_reference(model):
+    return models.ForeignKey(
+        model,
+        on_delete=models.DO_NOTHING,
+        null=True,
+        related_name="+",
+        db_constraint=False,
+        db_index=False,
+    )
+
+
 class Transaction(models.Model):
     """An append-only audit entry for one state change; the CSV log is written from these."""
 
@@ -195,12 +206,16 @@ class Transaction(models.Model):
 
     created_at = models.DateTimeField(auto_now_add=True, db_index=True)
     kind = models.CharField(max_length=12, choices=Kind.choices)
-    event = models.ForeignKey(Event, on_delete=models.SET_NULL, null=True, related_name="+")
-    ticket_type = models.ForeignKey(TicketType, on_delete=models.SET_NULL, null=True, related_name="+")
-    request = models.ForeignKey(TicketRequest, on_delete=models.SET_NULL, null=True, related_name="+")
-    order = models.ForeignKey(Order, on_delete=models.SET_NULL, null=True, related_name="+")
-    ticket = models.ForeignKey(Ticket, on_delete=models.SET_NULL, null=True, related_name="+")
-    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, related_name="+")
+    # The entry names what it is about by id, and keeps the id after that row is deleted: no
+    # database constraint ties it to the row, and no index either: every request writes two
+    # entries, and their foreign key checks and six indexes cost the on-sale about a fifth of
+    # its database throughput (BENCHMARKS.md).
+    event = _audit_reference(Event)
+    ticket_type = _audit_reference(TicketType)
+    request = _audit_reference(TicketRequest)
+    order = _audit_reference(Order)
+    ticket = _audit_reference(Ticket)
+    user = _audit_reference(settings.AUTH_USER_MODEL)
     quantity = models.PositiveSmallIntegerField(default=0)
     reason = models.CharField(max_length=40, blank=True)
     # Set once the row is in the CSV log; see services.csvlog.

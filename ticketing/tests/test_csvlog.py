@@ -4,7 +4,7 @@ import csv
 
 import pytest
 
-from ticketing import services
+from ticketing import selectors, services
 from ticketing.models import Transaction
 from ticketing.services import csvlog
 
@@ -108,3 +108,25 @@ def test_large_backlogs_are_written_in_rounds(make_user, regular, log_path, monk
     make_activity(make_user, regular, 5)
     assert services.flush_transactions_csv() == 10
     assert logged_ids(log_path) == list(Transaction.objects.order_by("id").values_list("id", flat=True))
+
+
+def test_the_audit_keeps_its_ids_after_the_buyer_and_event_are_deleted(make_user, regular, log_path):
+    buyer = make_user()
+    request = services.enqueue_request(user=buyer, ticket_type_id=regular.pk, quantity=1)
+    services.drain_event_queue(event_id=regular.event_id)
+    buyer_id, request_id, order_id, type_id = buyer.pk, request.pk, request.order.pk, regular.pk
+    buyer.delete()
+    regular.event.delete()
+    entries = Transaction.objects.order_by("id").values_list("kind", "user_id", "request_id", "order_id")
+    assert list(entries) == [
+        ("queued", buyer_id, request_id, None),
+        ("fulfilled", buyer_id, request_id, order_id),
+    ]
+    assert services.flush_transactions_csv() == 2
+    rows = services.read_transactions_csv()
+    # The ticket type's name went with it; its id stays.
+    assert [(r["user_id"], r["ticket_type_id"], r["ticket_type"]) for r in rows] == [
+        (str(buyer_id), str(type_id), "")
+    ] * 2
+    # What reads the entries back shows a dash for what is gone.
+    assert [t.user for t in selectors.recent_transactions()] == [None, None]
