@@ -4,7 +4,6 @@ from dataclasses import dataclass
 from datetime import timedelta
 
 from django.core.cache import cache
-from django.db import connection
 from django.db.models import Count, Prefetch, Q, Subquery, Sum
 from django.db.models.functions import Coalesce, TruncMinute
 from django.utils import timezone
@@ -36,48 +35,6 @@ def ticket_types_with_queue(*, event_id: int):
         .annotate(queued=Count("ticket_requests", filter=Q(ticket_requests__status=QUEUED)))
         .order_by("-priority", "id")
     )
-
-
-# What enqueue_request judges a request by; the other fields load if ever read.
-_EVENT_FIELDS = (
-    "id",
-    "name",
-    "sale_opens_at",
-    "sale_closes_at",
-    "waiting_room_opens_at",
-    "max_tickets_per_user",
-)
-_TYPE_FIELDS = tuple(
-    f.attname
-    for f in TicketType._meta.concrete_fields
-    if f.attname in ("id", "event_id", "name", "capacity", "sold", "priority", "max_per_request")
-)
-
-
-def ticket_type_for_request(*, ticket_type_id: int) -> TicketType | None:
-    """A ticket type with its event, as a new request for it is judged; None if there is none."""
-    # One plain statement: it is read for every request joining a queue, and the ORM's
-    # select_related() spent more CPU building that query than the database did answering it.
-    # (raw() still converts the event's fields, e.g. SQLite's datetimes.)
-    qn = connection.ops.quote_name
-    columns = [f"e.{qn(f)}" for f in _EVENT_FIELDS]
-    columns += [f"t.{qn(f)} AS {qn('type_' + f)}" for f in _TYPE_FIELDS]
-    event = next(
-        iter(
-            Event.objects.raw(
-                f"SELECT {', '.join(columns)} FROM {qn(TicketType._meta.db_table)} t"
-                f" JOIN {qn(Event._meta.db_table)} e ON e.id = t.event_id WHERE t.id = %s",
-                [ticket_type_id],
-            )
-        ),
-        None,
-    )
-    if event is None:
-        return None
-    values = [getattr(event, f"type_{f}") for f in _TYPE_FIELDS]
-    ticket_type = TicketType.from_db(event._state.db, _TYPE_FIELDS, values)
-    ticket_type.event = event
-    return ticket_type
 
 
 @dataclass

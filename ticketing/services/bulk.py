@@ -6,13 +6,16 @@ database form. On PostgreSQL the rows travel as one array per column (INSERT ...
 unnest), which the server parses far faster than a long VALUES list; SQLite gets VALUES.
 """
 
-from django.db import connection
+from django.db import DEFAULT_DB_ALIAS, connection, connections
 
 
 def insert_rows(model, columns: list[str], rows: list[tuple], *, returning: str = "") -> list[tuple]:
     """INSERT rows (tuples in the order of columns, given as field attnames); the RETURNING rows."""
     if not rows:
         return []
+    # Resolved once: each use of the `connection` proxy is a thread-local lookup, and the
+    # request path inserts rows of a dozen fields.
+    connection = connections[DEFAULT_DB_ALIAS]
     table = connection.ops.quote_name(model._meta.db_table)
     names = ", ".join(connection.ops.quote_name(c) for c in columns)
     tail = f" RETURNING {returning}" if returning else ""
@@ -45,6 +48,7 @@ def insert_instance(obj) -> None:
     The request path's inserts spend less time in Python this way. No signals are sent
     (EventTix connects none); auto_now_add fields are filled in as save() would.
     """
+    connection = connections[DEFAULT_DB_ALIAS]
     meta = obj._meta
     fields = [f for f in meta.concrete_fields if f is not meta.pk]
     values = tuple(f.get_db_prep_save(f.pre_save(obj, add=True), connection) for f in fields)

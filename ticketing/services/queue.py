@@ -1,11 +1,14 @@
 """Joining and leaving an event's queue."""
 
+import functools
+
 from django.contrib.auth import get_user_model
 from django.db import IntegrityError, connection, transaction
+from django.db.models.sql import Query
 from django.utils import timezone
 
-from events.models import Event
-from ticketing import errors, selectors
+from events.models import Event, TicketType
+from ticketing import errors
 from ticketing.models import TicketRequest, Transaction
 from ticketing.services import bulk, places, wakeups
 
@@ -36,16 +39,65 @@ def tickets_held(*, user_id: int, event_id: int) -> int:
         return int(cursor.fetchone()[0])
 
 
-def lock_buyer(*, user_id: int) -> bool:
-    """Lock the buyer's row until the transaction ends; False if the account is gone or inactive."""
+# What a new request is judged by; other fields of the two load if they are ever read.
+_EVENT_FIELDS = (
+    "id",
+    "name",
+    "sale_opens_at",
+    "sale_closes_at",
+    "waiting_room_opens_at",
+    "max_tickets_per_user",
+)
+_TYPE_FIELDS = ("id", "event_id", "name", "capacity", "sold", "priority", "max_per_request")
+
+
+def lock_buyer_and_read_type(*, user_id: int, ticket_type_id: int) -> TicketType | None:
+    """Lock the buyer's row until the transaction ends, and read the ticket type they ask for.
+
+    Raises AccountUnavailable if the account is gone or inactive; returns None if there is no
+    such ticket type, else the type with its event. One plain statement does both: this runs
+    for every request joining a queue, and the ORM's query building cost more CPU than the
+    database's answers.
+    """
+    with connection.cursor() as cursor:
+        cursor.execute(_lock_and_read_sql(connection.vendor), [ticket_type_id, user_id])
+        row = cursor.fetchone()
+    if row is None:
+        raise errors.AccountUnavailable()
+    if row[len(_EVENT_FIELDS)] is None:
+        return None
+    event = _from_row(Event, _EVENT_FIELDS, row[: len(_EVENT_FIELDS)])
+    ticket_type = _from_row(TicketType, _TYPE_FIELDS, row[len(_EVENT_FIELDS) :])
+    ticket_type.event = event
+    return ticket_type
+
+
+@functools.cache
+def _lock_and_read_sql(vendor: str) -> str:
+    qn = connection.ops.quote_name
     # NO KEY UPDATE: a drain inserting this buyer's order (a foreign key) need not wait for it.
     lock = ""
     if connection.features.has_select_for_update:
-        lock = f" {connection.ops.for_update_sql(no_key=True)}"
-    table = connection.ops.quote_name(get_user_model()._meta.db_table)
-    with connection.cursor() as cursor:
-        cursor.execute(f"SELECT 1 FROM {table} WHERE id = %s AND is_active{lock}", [user_id])
-        return cursor.fetchone() is not None
+        lock = f" {connection.ops.for_update_sql(of=('u',), no_key=True)}"
+    columns = ", ".join([f"e.{qn(f)}" for f in _EVENT_FIELDS] + [f"t.{qn(f)}" for f in _TYPE_FIELDS])
+    return (
+        f"SELECT {columns} FROM {qn(get_user_model()._meta.db_table)} u"
+        f" LEFT JOIN {qn(TicketType._meta.db_table)} t ON t.id = %s"
+        f" LEFT JOIN {qn(Event._meta.db_table)} e ON e.id = t.event_id"
+        f" WHERE u.id = %s AND u.is_active{lock}"
+    )
+
+
+def _from_row(model, attnames, values):
+    """A model instance from some of its columns, converted as the ORM converts them."""
+    given = dict(zip(attnames, values, strict=True))
+    fields = [f for f in model._meta.concrete_fields if f.attname in given]
+    attnames, values = [f.attname for f in fields], [given[f.attname] for f in fields]
+    compiler = Query(model).get_compiler(connection=connection)
+    converters = compiler.get_converters([f.get_col(model._meta.db_table) for f in fields])
+    if converters:
+        [values] = compiler.apply_converters([values], converters)
+    return model.from_db(connection.alias, attnames, values)
 
 
 def enqueue_request(
@@ -61,17 +113,18 @@ def enqueue_request(
             # One buyer's requests are serialized, so parallel requests cannot beat the limit.
             # The same statement checks the account is still active: the API authenticates
             # this call from its token alone, without reading the user.
-            if not lock_buyer(user_id=user.pk):
-                raise errors.AccountUnavailable()
+            ticket_type = lock_buyer_and_read_type(user_id=user.pk, ticket_type_id=ticket_type_id)
             if idempotency_key:
                 existing = TicketRequest.objects.filter(
                     user_id=user.pk, idempotency_key=idempotency_key
                 ).first()
                 if existing is not None:
                     return existing
+            if ticket_type is None:
+                raise errors.UnknownTicketType(f"There is no ticket type with id {ticket_type_id}.")
             ticket_request = _create_request(
                 user=user,
-                ticket_type_id=ticket_type_id,
+                ticket_type=ticket_type,
                 quantity=quantity,
                 idempotency_key=idempotency_key,
                 now=now,
@@ -86,10 +139,7 @@ def enqueue_request(
     return ticket_request
 
 
-def _create_request(*, user, ticket_type_id, quantity, idempotency_key, now) -> TicketRequest:
-    ticket_type = selectors.ticket_type_for_request(ticket_type_id=ticket_type_id)
-    if ticket_type is None:
-        raise errors.UnknownTicketType(f"There is no ticket type with id {ticket_type_id}.")
+def _create_request(*, user, ticket_type, quantity, idempotency_key, now) -> TicketRequest:
     event = ticket_type.event
     check_can_request(event=event, now=now)
     if not 1 <= quantity <= ticket_type.max_per_request:
