@@ -27,6 +27,18 @@ def buyer_lines(seeded, *, count: int, seed: int) -> list[str]:
     ]
 
 
+def combine(parts: list[dict]) -> dict:
+    """One load's figures from its equal-length segments."""
+    return {
+        "rps": statistics.mean(p["rps"] for p in parts),
+        "requests": sum(p["requests"] for p in parts),
+        "p99_ms": max(p["p99_ms"] for p in parts),
+        "non_2xx": sum(p["non_2xx"] for p in parts),
+        "socket_errors": sum(p["socket_errors"] for p in parts),
+        "tool": parts[0]["tool"],
+    }
+
+
 def ingest_figures(*, runs: int, duration: float, port: int, progress) -> dict:
     """POST /api/ticket-requests against a trivial authenticated endpoint, same server, same run."""
     # Enough buyers that none asks twice in a run: every POST is a valid, accepted request.
@@ -40,12 +52,19 @@ def ingest_figures(*, runs: int, duration: float, port: int, progress) -> dict:
             progress.update(f"ingest run {run}/{runs}: signing {buyers:,} tokens")
             lines = buyer_lines(seeded, count=buyers, seed=run)
             web.load(url=server.url, script="trivial", lines=lines[:500], duration=2)  # warm-up
-            # Alternate which goes first, so neither always meets a fresher machine.
-            order = ["trivial", "ingest"] if run % 2 else ["ingest", "trivial"]
-            got = {}
-            for script in order:
-                progress.update(f"ingest run {run}/{runs}: {script} for {duration:.0f} s")
-                got[script] = web.load(url=server.url, script=script, lines=lines, duration=duration)
+            # Each side runs twice for half the time, in the order A B B A (which side is A
+            # alternates between runs): a machine that speeds up or slows down during the run
+            # weighs on both sides alike. Each ingest half has its own buyers.
+            first, second = ("trivial", "ingest") if run % 2 else ("ingest", "trivial")
+            halves = {"trivial": [lines, lines], "ingest": [lines[: buyers // 2], lines[buyers // 2 :]]}
+            segments = {"trivial": [], "ingest": []}
+            for script in (first, second, second, first):
+                progress.update(f"ingest run {run}/{runs}: {script} for {duration / 2:.0f} s")
+                part = halves[script][len(segments[script])]
+                segments[script].append(
+                    web.load(url=server.url, script=script, lines=part, duration=duration / 2)
+                )
+            got = {script: combine(parts) for script, parts in segments.items()}
             with psycopg.connect(database.conninfo()) as conn:
                 queued = database.queued_count(conn)
             failures += got["ingest"]["non_2xx"] + got["ingest"]["socket_errors"] + got["trivial"]["non_2xx"]

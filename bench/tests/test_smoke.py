@@ -74,6 +74,24 @@ Requests/sec:    617.00
     }
 
 
+def test_a_load_run_in_segments_counts_as_one():
+    from bench.http_scenarios import combine
+
+    base = {"p50_ms": 5.0, "non_2xx": 0, "socket_errors": 0, "tool": "wrk"}
+    parts = [
+        {**base, "rps": 400.0, "requests": 2000, "p99_ms": 30.0},
+        {**base, "rps": 600.0, "requests": 3000, "p99_ms": 20.0, "non_2xx": 1},
+    ]
+    assert combine(parts) == {
+        "rps": 500.0,
+        "requests": 5000,
+        "p99_ms": 30.0,
+        "non_2xx": 1,
+        "socket_errors": 0,
+        "tool": "wrk",
+    }
+
+
 def test_seeded_buyers_hold_valid_tokens_and_no_usable_password():
     from rest_framework_simplejwt.tokens import AccessToken
 
