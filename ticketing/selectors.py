@@ -122,10 +122,9 @@ def arrival_position(*, ticket_request: TicketRequest) -> QueuePosition:
     not just queued, and is looked up as usual.
     """
     r = ticket_request
-    if r.ahead_on_arrival is None:
+    # A waiting-room arrival has no place yet; queue_position says so without a query.
+    if r.ahead_on_arrival is None or r.draw is not None:
         return queue_position(ticket_request=r)
-    if r.draw is not None:
-        return QueuePosition(r.pk, r.status, None, None, None, True, None)
     return QueuePosition(r.pk, r.status, r.ahead_on_arrival + 1, r.ahead_on_arrival, None, False, None)
 
 
