@@ -13,7 +13,7 @@ import psycopg
 
 # Tables emptied between scenarios; users go too, so each scenario seeds its own buyers.
 TABLES = [
-    "ticketing_transaction",
+    "ticketing_auditentry",
     "ticketing_ticket",
     "ticketing_order",
     "ticketing_ticketrequest",

@@ -237,7 +237,7 @@ SPECTACULAR_SETTINGS = {
 CORS_ALLOWED_ORIGINS = env.list("CORS_ORIGINS", default=["http://localhost:5173"])
 CORS_URLS_REGEX = r"^/api/.*$"
 
-# The transaction log, written from the Transaction table by the cluster.
+# The transaction log, written from the AuditEntry table by the cluster.
 TRANSACTIONS_CSV = Path(env("TRANSACTIONS_CSV", default=str(DATA_DIR / "transactions.csv")))
 
 # The queue engine (see README, "The queue engine").

@@ -3,7 +3,7 @@ import csv
 from django.contrib import admin
 from django.http import StreamingHttpResponse
 
-from ticketing.models import Order, Ticket, TicketRequest, Transaction
+from ticketing.models import AuditEntry, Order, Ticket, TicketRequest
 from ticketing.services import csvlog
 
 
@@ -91,7 +91,7 @@ def export_csv(modeladmin, request, queryset):
     return response
 
 
-@admin.register(Transaction)
+@admin.register(AuditEntry)
 class TransactionAdmin(ReadOnlyAdmin):
     list_display = [
         "id",

@@ -194,8 +194,8 @@ def _audit_reference(model):
     )
 
 
-class Transaction(models.Model):
-    """An append-only audit entry for one state change; the CSV log is written from these."""
+class AuditEntry(models.Model):
+    """An append-only record of one state change; the CSV transaction log is written from these."""
 
     class Kind(models.TextChoices):
         QUEUED = "queued", "Queued"
@@ -224,8 +224,9 @@ class Transaction(models.Model):
     class Meta:
         ordering = ["-id"]
         indexes = [
-            models.Index(fields=["id"], name="transaction_csv_pending", condition=Q(csv_logged=False)),
+            models.Index(fields=["id"], name="auditentry_csv_pending", condition=Q(csv_logged=False)),
         ]
+        verbose_name_plural = "audit entries"
 
     def __str__(self):
         return f"{self.get_kind_display()} #{self.pk}"

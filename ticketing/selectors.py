@@ -9,7 +9,7 @@ from django.db.models.functions import Coalesce, TruncMinute
 from django.utils import timezone
 
 from events.models import Event, TicketType
-from ticketing.models import Order, QueueCounter, Ticket, TicketRequest, Transaction
+from ticketing.models import AuditEntry, Order, QueueCounter, Ticket, TicketRequest
 
 QUEUED = TicketRequest.Status.QUEUED
 # The drain rate is measured over this window, and shared for a few seconds.
@@ -155,7 +155,7 @@ def ticket_by_token(*, qr_token: str) -> Ticket | None:
 
 def recent_transactions(*, limit: int = 10):
     """The newest audit entries, newest first."""
-    return Transaction.objects.select_related("ticket_type", "user").order_by("-id")[:limit]
+    return AuditEntry.objects.select_related("ticket_type", "user").order_by("-id")[:limit]
 
 
 def checked_in_counts(*, event_id: int) -> dict[int, int]:

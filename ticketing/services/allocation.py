@@ -12,7 +12,7 @@ from django.utils import timezone
 from django_q.tasks import async_task
 
 from events.models import Event, TicketType
-from ticketing.models import Order, Ticket, TicketRequest, Transaction, new_qr_token
+from ticketing.models import AuditEntry, Order, Ticket, TicketRequest, new_qr_token
 from ticketing.services import bulk, places
 
 Status = TicketRequest.Status
@@ -206,11 +206,11 @@ def _insert_tickets(*, orders: list[int], fulfilled: list[Queued]) -> None:
 def _insert_transactions(*, request_ids: list[int], now) -> None:
     """The audit entry of each decided request, in queue order, from the rows just updated."""
     # A request's new status names its transaction kind: the two choice sets share these values.
-    created = Transaction._meta.get_field("created_at").get_db_prep_save(now, connection)
+    created = AuditEntry._meta.get_field("created_at").get_db_prep_save(now, connection)
     membership, params = bulk.id_list_sql(request_ids)
     with connection.cursor() as cursor:
         cursor.execute(
-            f"INSERT INTO {Transaction._meta.db_table} (created_at, kind, event_id, ticket_type_id,"
+            f"INSERT INTO {AuditEntry._meta.db_table} (created_at, kind, event_id, ticket_type_id,"
             " request_id, order_id, user_id, quantity, reason, ticket_id, csv_logged)"
             " SELECT %s, r.status, r.event_id, r.ticket_type_id, r.id, o.id, r.user_id, r.quantity, r.reason,"
             f" NULL, %s FROM {TicketRequest._meta.db_table} r"

@@ -4,7 +4,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from ticketing import errors
-from ticketing.models import Ticket, Transaction
+from ticketing.models import AuditEntry, Ticket
 
 CHECK_IN_PERMISSION = "ticketing.check_in_ticket"
 
@@ -32,8 +32,8 @@ def check_in_ticket(*, qr_token: str, staff_user) -> Ticket:
         raise errors.NotFound("Unknown ticket: this code is not one of ours.")
     if not admitted:
         raise errors.AlreadyCheckedIn(ticket)
-    Transaction.objects.create(
-        kind=Transaction.Kind.CHECKED_IN,
+    AuditEntry.objects.create(
+        kind=AuditEntry.Kind.CHECKED_IN,
         event_id=ticket.ticket_type.event_id,
         ticket_type_id=ticket.ticket_type_id,
         request_id=ticket.order.request_id,

@@ -1,4 +1,4 @@
-"""The CSV transaction log: every committed Transaction row written exactly once."""
+"""The CSV transaction log: every committed AuditEntry row written exactly once."""
 
 import csv
 import io
@@ -9,7 +9,7 @@ from django.conf import settings
 from django.db import transaction
 from filelock import FileLock
 
-from ticketing.models import Transaction
+from ticketing.models import AuditEntry
 
 COLUMNS = [
     "transaction_id",
@@ -25,7 +25,7 @@ COLUMNS = [
     "quantity",
     "reason",
 ]
-# The Transaction fields behind COLUMNS, in the same order.
+# The AuditEntry fields behind COLUMNS, in the same order.
 LOG_FIELDS = [
     "id",
     "created_at",
@@ -46,7 +46,7 @@ BATCH = 1000
 
 
 def flush_transactions_csv(*, path: Path | None = None) -> int:
-    """Append every committed, not yet logged Transaction to the CSV; return rows written."""
+    """Append every committed, not yet logged AuditEntry to the CSV; return rows written."""
     path = Path(path or settings.TRANSACTIONS_CSV)
     path.parent.mkdir(parents=True, exist_ok=True)
     written = 0
@@ -55,7 +55,7 @@ def flush_transactions_csv(*, path: Path | None = None) -> int:
     with FileLock(f"{path}.lock", timeout=60):
         while True:
             pending = list(
-                Transaction.objects.filter(csv_logged=False).order_by("id").values_list(*LOG_FIELDS)[:BATCH]
+                AuditEntry.objects.filter(csv_logged=False).order_by("id").values_list(*LOG_FIELDS)[:BATCH]
             )
             if not pending:
                 return written
@@ -63,7 +63,7 @@ def flush_transactions_csv(*, path: Path | None = None) -> int:
             rows = [row for row in pending if row[0] not in already]
             _append(path, rows)
             with transaction.atomic():
-                Transaction.objects.filter(pk__in=[row[0] for row in pending]).update(csv_logged=True)
+                AuditEntry.objects.filter(pk__in=[row[0] for row in pending]).update(csv_logged=True)
             written += len(rows)
 
 
@@ -85,7 +85,7 @@ def _append(path: Path, rows) -> None:
 
 
 def _ids_in_tail(path: Path, lines: int) -> set[int]:
-    """Transaction ids in the file's last `lines` lines, after cutting off a torn last line."""
+    """AuditEntry ids in the file's last `lines` lines, after cutting off a torn last line."""
     if not path.exists():
         return set()
     with open(path, "rb+") as f:

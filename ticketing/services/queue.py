@@ -9,7 +9,7 @@ from django.utils import timezone
 
 from events.models import Event, TicketType
 from ticketing import errors
-from ticketing.models import TicketRequest, Transaction
+from ticketing.models import AuditEntry, TicketRequest
 from ticketing.services import bulk, places, wakeups
 
 HELD_STATUSES = (TicketRequest.Status.QUEUED, TicketRequest.Status.FULFILLED)
@@ -170,7 +170,7 @@ def _create_request(*, user, ticket_type, quantity, idempotency_key, now) -> Tic
     )
     bulk.insert_instance(ticket_request)
     ticket_request.ahead_on_arrival = place.ahead
-    _audit(Transaction.Kind.QUEUED, ticket_request)
+    _audit(AuditEntry.Kind.QUEUED, ticket_request)
     transaction.on_commit(lambda: wakeups.request_drain(event.pk))
     return ticket_request
 
@@ -192,13 +192,13 @@ def cancel_request(*, user, request_id: int) -> TicketRequest:
     places.count_left(
         event_id=ticket_request.event_id, by_priority={ticket_request.priority: 1}, how="cancelled"
     )
-    _audit(Transaction.Kind.CANCELLED, ticket_request)
+    _audit(AuditEntry.Kind.CANCELLED, ticket_request)
     return ticket_request
 
 
 def _audit(kind: str, ticket_request: TicketRequest) -> None:
     """The audit entry for a change to a request, written in the same transaction."""
-    entry = Transaction(
+    entry = AuditEntry(
         kind=kind,
         event_id=ticket_request.event_id,
         ticket_type_id=ticket_request.ticket_type_id,

@@ -12,7 +12,7 @@ ADMIN_PAGES = [
     "admin:ticketing_ticketrequest_changelist",
     "admin:ticketing_order_changelist",
     "admin:ticketing_ticket_changelist",
-    "admin:ticketing_transaction_changelist",
+    "admin:ticketing_auditentry_changelist",
     "admin:accounts_user_changelist",
 ]
 
@@ -50,12 +50,12 @@ def test_ticket_type_list_shows_remaining_and_queue_length(client, admin_user, b
 
 
 def test_transactions_export_as_csv(client, admin_user, served_request):
-    from ticketing.models import Transaction
+    from ticketing.models import AuditEntry
 
     client.force_login(admin_user)
     response = client.post(
-        reverse("admin:ticketing_transaction_changelist"),
-        {"action": "export_csv", "_selected_action": list(Transaction.objects.values_list("pk", flat=True))},
+        reverse("admin:ticketing_auditentry_changelist"),
+        {"action": "export_csv", "_selected_action": list(AuditEntry.objects.values_list("pk", flat=True))},
     )
     assert response.status_code == 200
     lines = b"".join(response.streaming_content).decode().strip().splitlines()

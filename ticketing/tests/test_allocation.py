@@ -10,7 +10,7 @@ from django.utils import timezone
 
 from events.models import TicketType
 from ticketing import services
-from ticketing.models import Order, Ticket, TicketRequest, Transaction
+from ticketing.models import AuditEntry, Order, Ticket, TicketRequest
 from ticketing.services import allocation, places
 
 pytestmark = pytest.mark.django_db
@@ -93,7 +93,7 @@ def test_requests_left_when_the_sale_closes_are_rejected_as_sale_closed(buyer, m
     services.drain_event_queue(event_id=event.pk)
     request.refresh_from_db()
     assert (request.status, request.reason) == ("rejected", "sale_closed")
-    assert Transaction.objects.filter(kind="rejected", reason="sale_closed").count() == 1
+    assert AuditEntry.objects.filter(kind="rejected", reason="sale_closed").count() == 1
 
 
 def test_waiting_room_is_not_served_before_the_sale_opens(buyer, make_event):
@@ -154,10 +154,10 @@ def test_only_waiting_room_arrivals_get_a_draw(event):
 def test_draining_again_changes_nothing(buyer, vip):
     services.enqueue_request(user=buyer, ticket_type_id=vip.pk, quantity=2)
     services.drain_event_queue(event_id=vip.event_id)
-    snapshot = (Order.objects.count(), Ticket.objects.count(), Transaction.objects.count())
+    snapshot = (Order.objects.count(), Ticket.objects.count(), AuditEntry.objects.count())
     result = services.drain_event_queue(event_id=vip.event_id)
     assert (result.fulfilled, result.rejected, result.batches) == (0, 0, 0)
-    assert (Order.objects.count(), Ticket.objects.count(), Transaction.objects.count()) == snapshot
+    assert (Order.objects.count(), Ticket.objects.count(), AuditEntry.objects.count()) == snapshot
 
 
 def test_a_crash_mid_batch_leaves_nothing_half_done_and_the_batch_is_served_again(
@@ -214,7 +214,7 @@ def test_accounting_adds_up_after_a_mixed_drain(make_user, make_event):
         )["n"]
         assert t.sold == fulfilled == Ticket.objects.filter(ticket_type=t).count() <= t.capacity
     assert not TicketRequest.objects.filter(status="queued").exists()
-    kinds = Counter(Transaction.objects.values_list("kind", flat=True))
+    kinds = Counter(AuditEntry.objects.values_list("kind", flat=True))
     assert kinds["queued"] == 30 == kinds["fulfilled"] + kinds["rejected"]
 
 

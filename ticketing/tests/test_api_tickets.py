@@ -3,7 +3,7 @@ from rest_framework.test import APIClient
 
 from conftest import as_user, requires_postgres
 from ticketing import services
-from ticketing.models import Transaction
+from ticketing.models import AuditEntry
 from ticketing.tests.processes import in_parallel
 
 pytestmark = pytest.mark.django_db
@@ -123,4 +123,4 @@ def test_of_simultaneous_scans_of_one_ticket_exactly_one_succeeds(door_staff, ti
     statuses = in_parallel(scanners, scan)
 
     assert sorted(statuses) == [200] + [409] * (scanners - 1)
-    assert Transaction.objects.filter(kind=Transaction.Kind.CHECKED_IN).count() == 1
+    assert AuditEntry.objects.filter(kind=AuditEntry.Kind.CHECKED_IN).count() == 1

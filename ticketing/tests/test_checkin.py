@@ -3,7 +3,7 @@
 import pytest
 
 from ticketing import errors, services
-from ticketing.models import Transaction
+from ticketing.models import AuditEntry
 
 pytestmark = pytest.mark.django_db
 
@@ -12,7 +12,7 @@ def test_first_scan_admits_and_is_audited(ticket, door_staff):
     admitted = services.check_in_ticket(qr_token=ticket.qr_token, staff_user=door_staff)
     assert admitted.checked_in_at is not None and admitted.checked_in_by == door_staff
     assert admitted.status == "checked_in"
-    entry = Transaction.objects.get(kind="checked_in")
+    entry = AuditEntry.objects.get(kind="checked_in")
     assert (entry.ticket_id, entry.user_id) == (ticket.pk, door_staff.pk)
 
 
@@ -20,7 +20,7 @@ def test_second_scan_is_refused_saying_when(ticket, door_staff):
     services.check_in_ticket(qr_token=ticket.qr_token, staff_user=door_staff)
     with pytest.raises(errors.AlreadyCheckedIn, match="Already checked in at"):
         services.check_in_ticket(qr_token=ticket.qr_token, staff_user=door_staff)
-    assert Transaction.objects.filter(kind="checked_in").count() == 1
+    assert AuditEntry.objects.filter(kind="checked_in").count() == 1
 
 
 def test_unknown_code_is_refused(door_staff, ticket):

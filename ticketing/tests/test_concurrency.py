@@ -11,7 +11,7 @@ from django.db.models import Sum
 from conftest import requires_postgres
 from events.models import TicketType
 from ticketing import errors, services
-from ticketing.models import Order, QueueCounter, Ticket, TicketRequest, Transaction
+from ticketing.models import AuditEntry, Order, QueueCounter, Ticket, TicketRequest
 from ticketing.tests.processes import run_in_processes
 
 pytestmark = [requires_postgres, pytest.mark.django_db(transaction=True), pytest.mark.slow]
@@ -60,7 +60,7 @@ def test_parallel_enqueues_and_drains_never_oversell_and_end_every_request_once(
     assert Order.objects.count() == TicketRequest.objects.filter(status="fulfilled").count()
     # Every request ended exactly once: one queued entry and one outcome entry each.
     per_request = defaultdict(Counter)
-    for request_id, kind in Transaction.objects.values_list("request_id", "kind"):
+    for request_id, kind in AuditEntry.objects.values_list("request_id", "kind"):
         per_request[request_id][kind] += 1
     assert set(per_request) == set(TicketRequest.objects.values_list("pk", flat=True))
     for counts in per_request.values():
@@ -147,7 +147,7 @@ def test_simultaneous_requests_with_one_idempotency_key_create_one_request(buyer
     start = time.time() + 0.5
     run_in_processes([(enqueue_with_key, (buyer.pk, regular.pk, "retry-1", start)) for _ in range(5)])
     assert TicketRequest.objects.filter(user=buyer).count() == 1
-    assert Transaction.objects.filter(kind="queued").count() == 1
+    assert AuditEntry.objects.filter(kind="queued").count() == 1
 
 
 def check_in(ticket_token, staff_id, barrier_at):
@@ -165,5 +165,5 @@ def test_simultaneous_scans_of_one_ticket_admit_it_once(buyer, door_staff, vip):
     token = Ticket.objects.get().qr_token
     start = time.time() + 0.5
     run_in_processes([(check_in, (token, door_staff.pk, start)) for _ in range(8)])
-    assert Transaction.objects.filter(kind="checked_in").count() == 1
+    assert AuditEntry.objects.filter(kind="checked_in").count() == 1
     assert Ticket.objects.get().checked_in_at is not None

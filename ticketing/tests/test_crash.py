@@ -9,7 +9,7 @@ from django_q.conf import Conf
 from conftest import requires_postgres
 from events.models import TicketType
 from ticketing import services
-from ticketing.models import Order, Ticket, TicketRequest, Transaction
+from ticketing.models import AuditEntry, Order, Ticket, TicketRequest
 from ticketing.tests.processes import kill_qcluster, start_qcluster, stop_qcluster, wait_for
 
 pytestmark = [requires_postgres, pytest.mark.django_db(transaction=True), pytest.mark.slow]
@@ -60,7 +60,7 @@ def test_sigkilled_cluster_loses_nothing(make_user, make_event, monkeypatch, set
     cluster = start_qcluster(**cluster_env)
     try:
         assert wait_for(lambda: not TicketRequest.objects.filter(status="queued").exists(), timeout=120)
-        assert wait_for(lambda: not Transaction.objects.filter(csv_logged=False).exists(), timeout=60)
+        assert wait_for(lambda: not AuditEntry.objects.filter(csv_logged=False).exists(), timeout=60)
     finally:
         stop_qcluster(cluster)
 
@@ -72,11 +72,11 @@ def test_sigkilled_cluster_loses_nothing(make_user, make_event, monkeypatch, set
         assert t.sold == fulfilled["n"] == Ticket.objects.filter(ticket_type=t).count()
     assert Order.objects.count() == fulfilled_count()
     per_request = defaultdict(Counter)
-    for request_id, kind in Transaction.objects.values_list("request_id", "kind"):
+    for request_id, kind in AuditEntry.objects.values_list("request_id", "kind"):
         per_request[request_id][kind] += 1
     assert len(per_request) == TicketRequest.objects.count() == cycles * FLOOD
     assert all(c["queued"] == 1 and c["fulfilled"] + c["rejected"] == 1 for c in per_request.values())
     logged = [
         int(row["transaction_id"]) for row in services.read_transactions_csv(path=settings.TRANSACTIONS_CSV)
     ]
-    assert sorted(logged) == list(Transaction.objects.order_by("id").values_list("id", flat=True))
+    assert sorted(logged) == list(AuditEntry.objects.order_by("id").values_list("id", flat=True))

@@ -5,7 +5,7 @@ import csv
 import pytest
 
 from ticketing import selectors, services
-from ticketing.models import Transaction
+from ticketing.models import AuditEntry
 from ticketing.services import csvlog
 
 pytestmark = pytest.mark.django_db
@@ -33,7 +33,7 @@ def test_flush_writes_a_header_and_every_transaction_in_order(make_user, regular
     assert services.flush_transactions_csv() == 6
     with open(log_path) as f:
         assert f.readline().strip() == ",".join(csvlog.COLUMNS)
-    assert logged_ids(log_path) == list(Transaction.objects.order_by("id").values_list("id", flat=True))
+    assert logged_ids(log_path) == list(AuditEntry.objects.order_by("id").values_list("id", flat=True))
     rows = services.read_transactions_csv()
     assert [r["kind"] for r in rows] == ["queued"] * 3 + ["fulfilled"] * 3
     assert rows[0]["ticket_type"] == "Regular"
@@ -46,25 +46,25 @@ def test_flushing_again_writes_nothing_new(make_user, regular, log_path):
     make_activity(make_user, regular, 1)
     assert services.flush_transactions_csv() == 2
     ids = logged_ids(log_path)
-    assert len(ids) == len(set(ids)) == Transaction.objects.count()
+    assert len(ids) == len(set(ids)) == AuditEntry.objects.count()
 
 
 def test_a_crash_between_writing_and_marking_does_not_duplicate(make_user, regular, log_path, monkeypatch):
     make_activity(make_user, regular, 3)
-    real_filter = Transaction.objects.filter
+    real_filter = AuditEntry.objects.filter
 
     def crash_on_mark(*args, **kwargs):
         if "pk__in" in kwargs:
             raise SystemExit("killed after the write, before the mark")
         return real_filter(*args, **kwargs)
 
-    monkeypatch.setattr(Transaction.objects, "filter", crash_on_mark)
+    monkeypatch.setattr(AuditEntry.objects, "filter", crash_on_mark)
     with pytest.raises(SystemExit):
         services.flush_transactions_csv()
     monkeypatch.undo()
-    assert Transaction.objects.filter(csv_logged=False).count() == 6
+    assert AuditEntry.objects.filter(csv_logged=False).count() == 6
     services.flush_transactions_csv()
-    assert logged_ids(log_path) == list(Transaction.objects.order_by("id").values_list("id", flat=True))
+    assert logged_ids(log_path) == list(AuditEntry.objects.order_by("id").values_list("id", flat=True))
 
 
 def test_a_torn_last_line_is_replaced_by_the_whole_row(make_user, regular, log_path, monkeypatch):
@@ -83,7 +83,7 @@ def test_a_torn_last_line_is_replaced_by_the_whole_row(make_user, regular, log_p
         services.flush_transactions_csv()
     monkeypatch.undo()
     services.flush_transactions_csv()
-    assert logged_ids(log_path) == list(Transaction.objects.order_by("id").values_list("id", flat=True))
+    assert logged_ids(log_path) == list(AuditEntry.objects.order_by("id").values_list("id", flat=True))
     with open(log_path) as f:
         assert all(line.count(",") == len(csvlog.COLUMNS) - 1 for line in f)
 
@@ -92,14 +92,14 @@ def test_a_transaction_committed_late_with_a_lower_id_is_still_logged(make_user,
     make_activity(make_user, regular, 2)
     services.flush_transactions_csv()
     # A slow transaction that took its id early commits after the flush that logged higher ids.
-    late = Transaction.objects.order_by("id").first()
-    Transaction.objects.filter(pk=late.pk).update(csv_logged=False)
+    late = AuditEntry.objects.order_by("id").first()
+    AuditEntry.objects.filter(pk=late.pk).update(csv_logged=False)
     with open(log_path) as f:
         kept = [line for line in f if not line.startswith(f"{late.pk},")]
     log_path.write_text("".join(kept))
     services.flush_transactions_csv()
     assert sorted(logged_ids(log_path)) == list(
-        Transaction.objects.order_by("id").values_list("id", flat=True)
+        AuditEntry.objects.order_by("id").values_list("id", flat=True)
     )
 
 
@@ -107,7 +107,7 @@ def test_large_backlogs_are_written_in_rounds(make_user, regular, log_path, monk
     monkeypatch.setattr(csvlog, "BATCH", 4)
     make_activity(make_user, regular, 5)
     assert services.flush_transactions_csv() == 10
-    assert logged_ids(log_path) == list(Transaction.objects.order_by("id").values_list("id", flat=True))
+    assert logged_ids(log_path) == list(AuditEntry.objects.order_by("id").values_list("id", flat=True))
 
 
 def test_the_audit_keeps_its_ids_after_the_buyer_and_event_are_deleted(make_user, regular, log_path):
@@ -117,7 +117,7 @@ def test_the_audit_keeps_its_ids_after_the_buyer_and_event_are_deleted(make_user
     buyer_id, request_id, order_id, type_id = buyer.pk, request.pk, request.order.pk, regular.pk
     buyer.delete()
     regular.event.delete()
-    entries = Transaction.objects.order_by("id").values_list("kind", "user_id", "request_id", "order_id")
+    entries = AuditEntry.objects.order_by("id").values_list("kind", "user_id", "request_id", "order_id")
     assert list(entries) == [
         ("queued", buyer_id, request_id, None),
         ("fulfilled", buyer_id, request_id, order_id),

@@ -5,7 +5,7 @@ from datetime import timedelta
 import pytest
 
 from ticketing import errors, services
-from ticketing.models import TicketRequest, Transaction
+from ticketing.models import AuditEntry, TicketRequest
 
 pytestmark = pytest.mark.django_db
 
@@ -18,7 +18,7 @@ def test_enqueue_creates_a_queued_request_and_its_audit_entry(buyer, vip):
         vip.event_id,
         vip.priority,
     )
-    entry = Transaction.objects.get()
+    entry = AuditEntry.objects.get()
     assert (entry.kind, entry.request_id, entry.user_id, entry.quantity) == (
         "queued",
         request.pk,
@@ -90,7 +90,7 @@ def test_idempotency_key_returns_the_first_request_again(buyer, vip):
     again = services.enqueue_request(user=buyer, ticket_type_id=vip.pk, quantity=3, idempotency_key="k-1")
     assert again.pk == first.pk and again.quantity == 1
     assert TicketRequest.objects.count() == 1
-    assert Transaction.objects.count() == 1
+    assert AuditEntry.objects.count() == 1
 
 
 def test_idempotency_keys_are_per_user(buyer, other_buyer, vip):
@@ -103,7 +103,7 @@ def test_owner_cancels_a_queued_request(buyer, vip):
     request = services.enqueue_request(user=buyer, ticket_type_id=vip.pk, quantity=1)
     cancelled = services.cancel_request(user=buyer, request_id=request.pk)
     assert cancelled.status == "cancelled" and cancelled.processed_at is not None
-    assert list(Transaction.objects.order_by("id").values_list("kind", flat=True)) == ["queued", "cancelled"]
+    assert list(AuditEntry.objects.order_by("id").values_list("kind", flat=True)) == ["queued", "cancelled"]
     result = services.drain_event_queue(event_id=vip.event_id)
     assert (result.fulfilled, result.rejected) == (0, 0)
 

@@ -13,7 +13,7 @@ from rest_framework.test import APIClient
 from rest_framework_simplejwt.tokens import AccessToken
 
 from conftest import requires_postgres
-from ticketing.models import TicketRequest, Transaction
+from ticketing.models import AuditEntry, TicketRequest
 from ticketing.services import queue
 from ticketing.tests.processes import in_parallel
 
@@ -118,4 +118,4 @@ def test_parallel_api_requests_with_one_idempotency_key_create_one_request(buyer
     assert [status for status, _ in answers] == [202] * 6
     assert len({body["id"] for _, body in answers}) == 1
     assert TicketRequest.objects.filter(user=buyer).count() == 1
-    assert Transaction.objects.filter(kind=Transaction.Kind.QUEUED).count() == 1
+    assert AuditEntry.objects.filter(kind=AuditEntry.Kind.QUEUED).count() == 1

@@ -9,7 +9,7 @@ from django.test import Client
 from rest_framework.test import APIClient
 from rest_framework_simplejwt.tokens import AccessToken
 
-from ticketing.models import Order, Ticket, TicketRequest, Transaction
+from ticketing.models import AuditEntry, Order, Ticket, TicketRequest
 
 pytestmark = pytest.mark.django_db
 
@@ -67,7 +67,7 @@ UNPARSABLE = [
 
 def counts():
     User = get_user_model()
-    return [m.objects.count() for m in (User, TicketRequest, Transaction, Order, Ticket)]
+    return [m.objects.count() for m in (User, TicketRequest, AuditEntry, Order, Ticket)]
 
 
 @pytest.fixture
@@ -287,4 +287,4 @@ def test_the_door_form_never_admits_a_hostile_code(client, door_staff, code):
 
     assert response.status_code < 500
     assert "Admitted" not in response.content.decode()
-    assert not Transaction.objects.exists()
+    assert not AuditEntry.objects.exists()
