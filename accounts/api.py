@@ -13,8 +13,8 @@ from rest_framework_simplejwt.tokens import AccessToken, RefreshToken
 
 from accounts import services
 from accounts.serializers import AccessTokenOut, LoginIn, MeOut, RefreshIn, RegisterIn, TokenPairOut, UserOut
-from ticketing.api.schema import ErrorOut, error_responses
-from ticketing.api.throttles import LoginRateThrottle, RegisterRateThrottle
+from eventtix.api.schema import ErrorOut, error_responses
+from eventtix.api.throttles import LoginRateThrottle, RegisterRateThrottle
 
 TAG = "auth"
 

@@ -2,6 +2,8 @@ from django.contrib import admin
 from django.urls import include, path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
+from ticketing.urls import event_patterns
+
 # The API answers in JSON even for a URL none of its routes match; the pages keep their 404 page.
 handler404 = "ticketing.api.exceptions.not_found"
 
@@ -15,6 +17,6 @@ urlpatterns = [
     path("docs", SpectacularSwaggerView.as_view(url_name="api-schema"), name="api-docs"),
     path("api/", include("ticketing.api.urls")),
     path("accounts/", include("accounts.urls")),
-    path("", include("events.urls")),
+    path("", include((event_patterns, "events"))),
     path("", include("ticketing.urls")),
 ]

@@ -1,6 +1,7 @@
 from django.urls import path
+from django.views.generic import RedirectView
 
-from ticketing.views import dashboard, door, queue, tickets
+from ticketing.views import dashboard, door, events, queue, tickets
 
 app_name = "ticketing"
 urlpatterns = [
@@ -11,4 +12,11 @@ urlpatterns = [
     path("orders/<int:pk>/", tickets.order_detail, name="order"),
     path("door/", door.door, name="door"),
     path("dashboard/", dashboard.dashboard, name="dashboard"),
+]
+
+# The public pages keep the "events" namespace of their URLs: what is on sale, and one event.
+event_patterns = [
+    path("", RedirectView.as_view(pattern_name="events:list"), name="home"),
+    path("events/", events.event_list, name="list"),
+    path("events/<int:pk>/", events.event_detail, name="detail"),
 ]

@@ -6,8 +6,8 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from events.models import Event
+from eventtix.api.schema import error_responses
 from ticketing import selectors
-from ticketing.api.schema import error_responses
 from ticketing.api.serializers import AvailabilityOut, AvailabilityQuery, EventOut
 
 TAG = "events"

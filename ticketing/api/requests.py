@@ -9,8 +9,9 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 from rest_framework_simplejwt.authentication import JWTStatelessUserAuthentication
 
+from eventtix.api.schema import ErrorOut, error_responses
+from eventtix.api.throttles import TicketRequestRateThrottle
 from ticketing import selectors, services
-from ticketing.api.schema import ErrorOut, error_responses
 from ticketing.api.serializers import (
     IdempotencyKeyHeader,
     OrderOut,
@@ -20,7 +21,6 @@ from ticketing.api.serializers import (
     TicketRequestIn,
     TicketRequestOut,
 )
-from ticketing.api.throttles import TicketRequestRateThrottle
 
 TAG = "ticket requests"
 NO_SUCH_REQUEST = "There is no such ticket request."

@@ -7,9 +7,9 @@ from rest_framework.permissions import IsAuthenticated
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from eventtix.api.schema import AlreadyCheckedInOut, error_responses
 from ticketing import errors, selectors, services
 from ticketing.api.permissions import CanCheckIn
-from ticketing.api.schema import AlreadyCheckedInOut, error_responses
 from ticketing.api.serializers import CheckInOut, TicketUnknownOut, TicketVerifyOut, TicketVerifyStaffOut
 
 TAG = "tickets"

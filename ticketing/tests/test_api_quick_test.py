@@ -9,8 +9,8 @@ from pathlib import Path
 import pytest
 from django.conf import settings
 
-from events.demo import seed_demo
 from ticketing import services
+from ticketing.demo import seed_demo
 
 README = Path(settings.BASE_DIR) / "README.md"
 

@@ -1,6 +1,6 @@
 from django.core.management.base import BaseCommand
 
-from events.demo import DEMO_USER, DOOR_USER, STAFF_USER, seed_demo
+from ticketing.demo import DEMO_USER, DOOR_USER, STAFF_USER, seed_demo
 
 
 class Command(BaseCommand):

@@ -1,0 +1,1 @@
+"""API plumbing shared by every app: error shapes for the schema, throttles, the JSON parser."""
