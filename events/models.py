@@ -6,6 +6,23 @@ from django.urls import reverse
 from django.utils import timezone
 
 
+class SaleState(models.TextChoices):
+    """Where an event's sale stands at a moment; the one vocabulary of models, services and pages."""
+
+    UPCOMING = "upcoming", "Upcoming"
+    WAITING_ROOM = "waiting_room", "Waiting room"
+    OPEN = "open", "On sale"
+    CLOSED = "closed", "Closed"
+
+    @property
+    def takes_requests(self) -> bool:
+        return self in (SaleState.WAITING_ROOM, SaleState.OPEN)
+
+    @property
+    def before_opening(self) -> bool:
+        return self in (SaleState.UPCOMING, SaleState.WAITING_ROOM)
+
+
 class Event(models.Model):
     """Something people buy tickets for, with a sale window and a per-buyer limit."""
 
@@ -44,16 +61,16 @@ class Event(models.Model):
     def get_absolute_url(self):
         return reverse("events:detail", args=[self.pk])
 
-    def sale_state(self, now=None) -> str:
-        """'upcoming', 'waiting_room', 'open' or 'closed' at the given moment."""
+    def sale_state(self, now=None) -> SaleState:
+        """The sale's state at the given moment (now by default)."""
         now = now or timezone.now()
         if now < self.sale_opens_at:
             if self.waiting_room_opens_at and now >= self.waiting_room_opens_at:
-                return "waiting_room"
-            return "upcoming"
+                return SaleState.WAITING_ROOM
+            return SaleState.UPCOMING
         if self.sale_closes_at and now >= self.sale_closes_at:
-            return "closed"
-        return "open"
+            return SaleState.CLOSED
+        return SaleState.OPEN
 
 
 class TicketType(models.Model):

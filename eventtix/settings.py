@@ -88,6 +88,7 @@ TEMPLATES = [
                 "django.template.context_processors.request",
                 "django.contrib.auth.context_processors.auth",
                 "django.contrib.messages.context_processors.messages",
+                "events.context_processors.sale_states",
             ],
         },
     },
@@ -230,6 +231,7 @@ SPECTACULAR_SETTINGS = {
     # Two choice sets share the field name "status"; name their enums rather than hash them.
     "ENUM_NAME_OVERRIDES": {
         "TicketRequestStatusEnum": "ticketing.models.TicketRequest.Status",
+        "SaleStateEnum": "events.models.SaleState",
         "TicketStatusEnum": ["valid", "checked_in"],
     },
 }

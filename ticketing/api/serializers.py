@@ -5,7 +5,7 @@ import copy
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
-from events.models import Event, TicketType
+from events.models import Event, SaleState, TicketType
 from ticketing.models import Order, Ticket, TicketRequest
 
 # Ids beyond a 64-bit integer cannot exist; refusing them here keeps them out of SQL.
@@ -58,7 +58,7 @@ class TicketTypeOut(serializers.ModelSerializer):
 
 class EventOut(serializers.ModelSerializer):
     sale_state = serializers.ChoiceField(
-        choices=["upcoming", "waiting_room", "open", "closed"],
+        choices=SaleState.choices,
         read_only=True,
         help_text="upcoming: not yet; waiting_room: requests are taken and shuffled at opening; "
         "open: served first come, first served; closed.",
@@ -94,7 +94,7 @@ class TicketTypeAvailabilityOut(serializers.ModelSerializer):
 
 class AvailabilityOut(serializers.Serializer):
     event_id = serializers.IntegerField()
-    sale_state = serializers.CharField()
+    sale_state = serializers.ChoiceField(choices=SaleState.choices)
     ticket_types = TicketTypeAvailabilityOut(many=True)
 
 

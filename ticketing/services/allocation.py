@@ -11,7 +11,7 @@ from django.db.models import F, Sum
 from django.utils import timezone
 from django_q.tasks import async_task
 
-from events.models import Event, TicketType
+from events.models import Event, SaleState, TicketType
 from ticketing.models import AuditEntry, Order, Ticket, TicketRequest, new_qr_token
 from ticketing.services import bulk, places
 
@@ -89,7 +89,7 @@ def serve_batch(*, event_id: int, batch_size: int, result: DrainResult) -> int:
         return 0
     now = timezone.now()
     state = event.sale_state(now)
-    if state in ("upcoming", "waiting_room"):
+    if state.before_opening:
         return 0
     places.place_waiting_room(event_id=event_id)
     batch = [
@@ -101,7 +101,7 @@ def serve_batch(*, event_id: int, batch_size: int, result: DrainResult) -> int:
     ]
     if not batch:
         return 0
-    if state == "closed":
+    if state == SaleState.CLOSED:
         decisions = {r.pk: Reason.SALE_CLOSED for r in batch}
         types = {}
     else:

@@ -7,7 +7,7 @@ from django.db import IntegrityError, connection, transaction
 from django.db.models.sql import Query
 from django.utils import timezone
 
-from events.models import Event, TicketType
+from events.models import Event, SaleState, TicketType
 from ticketing import errors
 from ticketing.models import AuditEntry, TicketRequest
 from ticketing.services import bulk, places, wakeups
@@ -18,10 +18,10 @@ HELD_STATUSES = (TicketRequest.Status.QUEUED, TicketRequest.Status.FULFILLED)
 def check_can_request(*, event: Event, now) -> None:
     """Raise unless the event takes requests at this moment."""
     state = event.sale_state(now)
-    if state == "upcoming":
+    if state == SaleState.UPCOMING:
         opens = timezone.localtime(event.waiting_room_opens_at or event.sale_opens_at)
         raise errors.SaleNotOpen(f"Tickets for {event.name} go on sale at {opens:%H:%M on %d %b %Y}.")
-    if state == "closed":
+    if state == SaleState.CLOSED:
         raise errors.SaleClosed(f"The sale for {event.name} has closed.")
 
 

@@ -36,6 +36,6 @@ def wake_if_unplaced(ticket_request, *, now=None) -> bool:
     """
     if ticket_request.status != "queued" or ticket_request.draw is None:
         return False
-    if ticket_request.event.sale_state(now or timezone.now()) in ("upcoming", "waiting_room"):
+    if ticket_request.event.sale_state(now or timezone.now()).before_opening:
         return False
     return request_drain(ticket_request.event_id)
