@@ -12,20 +12,21 @@ import psycopg
 SQL_LOCK_TYPES = "SELECT id FROM events_tickettype WHERE event_id = %(event)s ORDER BY id FOR UPDATE"
 SQL_BATCH = """
 WITH picked AS (
-    SELECT id, user_id, ticket_type_id, quantity FROM ticketing_ticketrequest
+    SELECT id, user_id, ticket_type_id, quantity, unit_price FROM ticketing_ticketrequest
     WHERE event_id = %(event)s AND status = 'queued'
     ORDER BY priority DESC, seq
     LIMIT %(n)s
     FOR UPDATE
 ), orders AS (
-    INSERT INTO ticketing_order (request_id, user_id, event_id, ticket_type_id, quantity, unit_price, total,
-                                 created_at)
-    SELECT p.id, p.user_id, %(event)s, p.ticket_type_id, p.quantity, t.price, t.price * p.quantity, now()
-    FROM picked p JOIN events_tickettype t ON t.id = p.ticket_type_id
+    INSERT INTO ticketing_order (request_id, user_id, event_id, ticket_type_id, status, quantity, active,
+                                 unit_price, total, refunded, created_at)
+    SELECT p.id, p.user_id, %(event)s, p.ticket_type_id, 'confirmed', p.quantity, p.quantity, p.unit_price,
+           p.unit_price * p.quantity, 0, now()
+    FROM picked p
     RETURNING id, ticket_type_id, quantity
 ), tickets AS (
-    INSERT INTO ticketing_ticket (order_id, ticket_type_id, qr_token)
-    SELECT o.id, o.ticket_type_id, replace(gen_random_uuid()::text, '-', '')
+    INSERT INTO ticketing_ticket (order_id, ticket_type_id, qr_token, status)
+    SELECT o.id, o.ticket_type_id, replace(gen_random_uuid()::text, '-', ''), 'valid'
     FROM orders o, generate_series(1, o.quantity)
 ), served AS (
     UPDATE ticketing_ticketrequest r SET status = 'fulfilled', processed_at = now()

@@ -18,6 +18,8 @@ TABLES = [
     "ticketing_order",
     "ticketing_ticketrequest",
     "ticketing_queuecounter",
+    "ticketing_tickettypecounter",
+    "ticketing_outboxemail",
     "events_tickettype",
     "events_event",
     "accounts_user",
@@ -165,7 +167,8 @@ def seed_queue(
     ]
     rows, demand = [], {t.pk: 0 for t in types}
     # Places are numbered per (event, priority) in arrival order, and the counters match them.
-    arrived = Counter()
+    arrived, queued = Counter(), Counter()
+    prices = {t.pk: t.price for t in types}
     with psycopg.connect(conninfo()) as conn:
         first_user = _copy_users(conn, users, seed)
         for i in range(requests):
@@ -175,19 +178,27 @@ def seed_queue(
             demand[t.pk] += quantity
             user_id = first_user + i // events
             arrived[(event.pk, t.priority)] += 1
+            queued[(t.pk, event.pk)] += 1
             seq = arrived[(event.pk, t.priority)]
-            rows.append((user_id, event.pk, t.pk, t.priority, quantity, seq, now_dt))
+            rows.append((user_id, event.pk, t.pk, t.priority, quantity, prices[t.pk], seq, now_dt))
         with conn.cursor() as cur:
             with cur.copy(
                 "COPY ticketing_ticketrequest (user_id, event_id, ticket_type_id, priority, quantity,"
-                " seq, created_at, status, reason) FROM STDIN"
+                " unit_price, seq, created_at, status, reason, wait_if_sold_out, skipped) FROM STDIN"
             ) as copy:
                 for row in rows:
-                    copy.write_row((*row, "queued", ""))
+                    copy.write_row((*row, "queued", "", False, False))
             cur.executemany(
-                "INSERT INTO ticketing_queuecounter (event_id, priority, arrived, decided, cancelled)"
+                "INSERT INTO ticketing_queuecounter (event_id, priority, arrived, decided, skipped)"
                 " VALUES (%s, %s, %s, 0, 0)",
                 [(event_id, priority, n) for (event_id, priority), n in arrived.items()],
+            )
+            # The ledger's per-type counters, as the enqueues would have left them.
+            cur.executemany(
+                "INSERT INTO ticketing_tickettypecounter"
+                " (ticket_type_id, event_id, queued, waiting, checked_in, cancelled)"
+                " VALUES (%s, %s, %s, 0, 0, 0)",
+                [(type_id, event_id, n) for (type_id, event_id), n in queued.items()],
             )
             for pk, n in demand.items():
                 cur.execute("UPDATE events_tickettype SET capacity = %s WHERE id = %s", (capacity or n, pk))

@@ -13,6 +13,7 @@ class SaleState(models.TextChoices):
     WAITING_ROOM = "waiting_room", "Waiting room"
     OPEN = "open", "On sale"
     CLOSED = "closed", "Closed"
+    CANCELLED = "cancelled", "Event cancelled"
 
     @property
     def takes_requests(self) -> bool:
@@ -41,6 +42,13 @@ class Event(models.Model):
         help_text="From when requests are taken before the sale opens; empty: only once it opens.",
     )
     max_tickets_per_user = models.PositiveSmallIntegerField(default=10, validators=[MinValueValidator(1)])
+    cancellation_deadline = models.DateTimeField(
+        null=True,
+        blank=True,
+        help_text="Until when buyers may cancel their own tickets; empty: they cannot (staff always can).",
+    )
+    # Set when staff cancel the event (ticketing's services do it, with every order and request).
+    cancelled_at = models.DateTimeField(null=True, blank=True, editable=False)
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:
@@ -64,6 +72,8 @@ class Event(models.Model):
     def sale_state(self, now=None) -> SaleState:
         """The sale's state at the given moment (now by default)."""
         now = now or timezone.now()
+        if self.cancelled_at:
+            return SaleState.CANCELLED
         if now < self.sale_opens_at:
             if self.waiting_room_opens_at and now >= self.waiting_room_opens_at:
                 return SaleState.WAITING_ROOM
@@ -111,12 +121,28 @@ class TicketType(models.Model):
 
     def clean(self):
         super().clean()
-        if self.pk and self.capacity is not None:
-            sold = TicketType.objects.filter(pk=self.pk).values_list("sold", flat=True).first() or 0
-            if self.capacity < sold:
-                raise ValidationError(
-                    {"capacity": f"{sold} are already sold; capacity cannot go below that."}
-                )
+        stored = TicketType.objects.filter(pk=self.pk).first() if self.pk else None
+        if stored is None:
+            return
+        if self.capacity is not None and self.capacity < stored.sold:
+            raise ValidationError(
+                {"capacity": f"{stored.sold} are already sold; capacity cannot go below that."}
+            )
+        # The reverse accessors name ticketing's rows without importing that app.
+        if self.event_id != stored.event_id and (stored.sold or stored.ticket_requests.exists()):
+            raise ValidationError(
+                {"event": "This ticket type has requests or sales, so it cannot move to another event."}
+            )
+        counter = getattr(stored, "counter", None)
+        pending = counter.queued + counter.waiting if counter else 0
+        if self.priority != stored.priority and pending:
+            # Queue places are numbered per priority: a request cannot change lanes mid-queue.
+            raise ValidationError(
+                {
+                    "priority": f"{pending} requests for this type are queued or on its waiting list; "
+                    "change the priority once they have been served."
+                }
+            )
 
     @property
     def remaining(self) -> int:

@@ -232,7 +232,8 @@ SPECTACULAR_SETTINGS = {
     "ENUM_NAME_OVERRIDES": {
         "TicketRequestStatusEnum": "ticketing.models.TicketRequest.Status",
         "SaleStateEnum": "events.models.SaleState",
-        "TicketStatusEnum": ["valid", "checked_in"],
+        "TicketStatusEnum": "ticketing.models.Ticket.Status",
+        "OrderStatusEnum": "ticketing.models.Order.Status",
     },
 }
 

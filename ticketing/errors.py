@@ -63,7 +63,39 @@ class SoldOut(TicketingError):
 class NotCancellable(TicketingError):
     status_code = 409
     code = "not_cancellable"
-    default_message = "This request has already been served and can no longer be cancelled."
+    default_message = "This can no longer be cancelled."
+
+
+class IdempotencyKeyReused(TicketingError):
+    status_code = 422
+    code = "idempotency_key_reused"
+    default_message = (
+        "This Idempotency-Key was already used for a different request; use a new key for a new request."
+    )
+
+
+class InvalidTickets(TicketingError):
+    code = "invalid_tickets"
+    default_message = "Those tickets cannot be chosen."
+
+
+class InvalidRefund(TicketingError):
+    code = "invalid_refund"
+    default_message = "That refund is not possible."
+
+
+class TicketCancelled(TicketingError):
+    status_code = 409
+    code = "ticket_cancelled"
+    default_message = "Cancelled ticket: it no longer admits anyone."
+
+
+class Busy(TicketingError):
+    """Someone else changed the same rows at the same moment; trying again will work."""
+
+    status_code = 409
+    code = "conflict"
+    default_message = "Someone else changed this at the same moment; please try again."
 
 
 class NotAllowed(TicketingError):

@@ -13,6 +13,8 @@ class TicketRequest(models.Model):
 
     class Status(models.TextChoices):
         QUEUED = "queued", "Queued"
+        # On the ticket type's waiting list: served when tickets come back, in queue order.
+        WAITING = "waiting", "On the waiting list"
         FULFILLED = "fulfilled", "Fulfilled"
         REJECTED = "rejected", "Rejected"
         CANCELLED = "cancelled", "Cancelled"
@@ -21,17 +23,29 @@ class TicketRequest(models.Model):
         SOLD_OUT = "sold_out", "Sold out"
         SALE_CLOSED = "sale_closed", "The sale has closed"
         LIMIT_EXCEEDED = "limit_exceeded", "Over the per-buyer limit"
+        # Why a request was cancelled.
+        BY_BUYER = "by_buyer", "Cancelled by the buyer"
+        EVENT_CANCELLED = "event_cancelled", "The event was cancelled"
+        ACCOUNT_DEACTIVATED = "account_deactivated", "The account was deactivated"
+
+    PENDING = (Status.QUEUED, Status.WAITING)
 
     # Neither foreign key needs an index of its own: ticketrequest_user_event leads with the
     # user, and the unique place constraint with the event. Every arrival writes each index.
+    # PROTECT throughout: a queued request holds a place that the counters count, and a served
+    # one an order; neither may vanish with the buyer, event or type it names.
     user = models.ForeignKey(
-        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="ticket_requests", db_index=False
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="ticket_requests", db_index=False
     )
     # Copied from the ticket type so that the queue's order and counts come from one index.
-    event = models.ForeignKey(Event, on_delete=models.CASCADE, related_name="ticket_requests", db_index=False)
-    ticket_type = models.ForeignKey(TicketType, on_delete=models.CASCADE, related_name="ticket_requests")
+    event = models.ForeignKey(Event, on_delete=models.PROTECT, related_name="ticket_requests", db_index=False)
+    ticket_type = models.ForeignKey(TicketType, on_delete=models.PROTECT, related_name="ticket_requests")
     priority = models.SmallIntegerField()
     quantity = models.PositiveSmallIntegerField()
+    # The price in force when the request was accepted: its order charges this, whatever changes later.
+    unit_price = models.DecimalField(max_digits=10, decimal_places=2)
+    # Join the ticket type's waiting list instead of being refused when it is sold out.
+    wait_if_sold_out = models.BooleanField(default=False)
     status = models.CharField(max_length=10, choices=Status.choices, default=Status.QUEUED)
     reason = models.CharField(max_length=20, choices=Reason.choices, blank=True)
     # The place within the event's queue for this priority: 1, 2, 3... in the order arrivals
@@ -40,6 +54,9 @@ class TicketRequest(models.Model):
     seq = models.BigIntegerField()
     # A waiting-room arrival's random draw, cleared once its place is given.
     draw = models.BigIntegerField(null=True, blank=True)
+    # Left the queue before the drain reached its place: cancelled while queued, or put on the
+    # waiting list on arrival. Places ahead of a request subtract these (selectors.requests_ahead).
+    skipped = models.BooleanField(default=False)
     idempotency_key = models.CharField(max_length=100, null=True, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
     processed_at = models.DateTimeField(null=True, blank=True)
@@ -55,11 +72,17 @@ class TicketRequest(models.Model):
                 name="ticketrequest_queue_order",
                 condition=Q(status="queued"),
             ),
-            # Cancelled requests ahead of a place (few: most requests leave by being served).
+            # Requests that left ahead of a place out of turn (few: most leave by being served).
             models.Index(
                 fields=["event", "priority", "seq"],
-                name="ticketrequest_cancelled",
-                condition=Q(status="cancelled"),
+                name="ticketrequest_skipped",
+                condition=Q(skipped=True),
+            ),
+            # A ticket type's waiting list, in queue order.
+            models.Index(
+                fields=["ticket_type", "seq"],
+                name="ticketrequest_waiting",
+                condition=Q(status="waiting"),
             ),
             # Waiting-room arrivals still to be placed.
             models.Index(
@@ -92,31 +115,28 @@ class TicketRequest(models.Model):
     def get_absolute_url(self):
         return reverse("ticketing:request", args=[self.pk])
 
-    @property
-    def is_queued(self) -> bool:
-        return self.status == self.Status.QUEUED
-
 
 class QueueCounter(models.Model):
     """How many requests of one priority have joined an event's queue, and how many have left it.
 
     Every arrival takes the next number from `arrived` in the transaction that queues it, so the
     numbers have no gaps and follow commit order; the drain serves them in that order and adds
-    to `decided`, and a cancellation adds to `cancelled`. A request's place then comes from
-    these totals without counting the queue (selectors.requests_ahead).
+    to `decided`; a request that leaves before its turn (cancelled while queued, or put on the
+    waiting list on arrival) adds to `skipped`. A request's place then comes from these totals
+    without counting the queue (selectors.requests_ahead).
     """
 
     event = models.ForeignKey(Event, on_delete=models.CASCADE, related_name="queue_counters")
     priority = models.SmallIntegerField()
     arrived = models.BigIntegerField(default=0)
     decided = models.BigIntegerField(default=0)
-    cancelled = models.BigIntegerField(default=0)
+    skipped = models.BigIntegerField(default=0)
 
     class Meta:
         constraints = [
             models.UniqueConstraint(fields=["event", "priority"], name="queuecounter_event_priority"),
             models.CheckConstraint(
-                condition=Q(decided__gte=0, cancelled__gte=0, arrived__gte=F("decided") + F("cancelled")),
+                condition=Q(decided__gte=0, skipped__gte=0, arrived__gte=F("decided") + F("skipped")),
                 name="queuecounter_no_more_left_than_arrived",
             ),
         ]
@@ -125,21 +145,75 @@ class QueueCounter(models.Model):
         return f"Queue counter {self.event_id}/{self.priority}"
 
 
+class TicketTypeCounter(models.Model):
+    """Running totals of one ticket type, kept by the ledger in the transactions that change them.
+
+    Every count a page, the API, the dashboard, the admin or the CLI shows is read from here (and
+    TicketType.sold), never by counting rows, so reading them costs the same however long the
+    queue. A type without a row yet has counted nothing.
+    """
+
+    ticket_type = models.OneToOneField(
+        TicketType, on_delete=models.CASCADE, primary_key=True, related_name="counter"
+    )
+    event = models.ForeignKey(Event, on_delete=models.CASCADE, related_name="+")
+    # Requests, by status.
+    queued = models.BigIntegerField(default=0)
+    waiting = models.BigIntegerField(default=0)
+    # Tickets.
+    checked_in = models.BigIntegerField(default=0)
+    cancelled = models.BigIntegerField(default=0)
+
+    class Meta:
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(queued__gte=0, waiting__gte=0, checked_in__gte=0, cancelled__gte=0),
+                name="tickettypecounter_not_negative",
+            ),
+        ]
+
+    def __str__(self):
+        return f"Counters of ticket type {self.ticket_type_id}"
+
+
 class Order(models.Model):
     """The tickets a fulfilled request bought; one per fulfilled request."""
 
-    request = models.OneToOneField(TicketRequest, on_delete=models.CASCADE, related_name="order")
-    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="orders")
-    event = models.ForeignKey(Event, on_delete=models.CASCADE, related_name="orders")
-    ticket_type = models.ForeignKey(TicketType, on_delete=models.CASCADE, related_name="orders")
+    class Status(models.TextChoices):
+        # A payment step would add PENDING (holding its tickets until paid or expired) before
+        # CONFIRMED; the ledger's moves between the others would not change.
+        CONFIRMED = "confirmed", "Confirmed"
+        PARTLY_CANCELLED = "partly_cancelled", "Partly cancelled"
+        CANCELLED = "cancelled", "Cancelled"
+
+    # PROTECT: an order is money and admissions; it is cancelled, never deleted.
+    request = models.OneToOneField(TicketRequest, on_delete=models.PROTECT, related_name="order")
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="orders")
+    event = models.ForeignKey(Event, on_delete=models.PROTECT, related_name="orders")
+    ticket_type = models.ForeignKey(TicketType, on_delete=models.PROTECT, related_name="orders")
+    status = models.CharField(max_length=20, choices=Status.choices, default=Status.CONFIRMED)
     quantity = models.PositiveSmallIntegerField()
+    # Tickets of the order not cancelled: what the buyer still holds, for the per-buyer limit.
+    active = models.PositiveSmallIntegerField()
     unit_price = models.DecimalField(max_digits=10, decimal_places=2)
     total = models.DecimalField(max_digits=12, decimal_places=2)
+    # Money given back, recorded for the books (it is moved outside EventTix).
+    refunded = models.DecimalField(max_digits=12, decimal_places=2, default=0)
     created_at = models.DateTimeField(auto_now_add=True)
+    cancelled_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
         ordering = ["-id"]
+        permissions = [("cancel_order", "Can cancel orders, cancel tickets and record refunds")]
         indexes = [models.Index(fields=["user", "event"], name="order_user_event")]
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(active__lte=F("quantity")), name="order_active_within_quantity"
+            ),
+            models.CheckConstraint(
+                condition=Q(refunded__gte=0, refunded__lte=F("total")), name="order_refund_within_total"
+            ),
+        ]
 
     def __str__(self):
         return f"Order #{self.pk}"
@@ -155,9 +229,18 @@ def new_qr_token() -> str:
 class Ticket(models.Model):
     """One admission; its unguessable QR token is what the door scans."""
 
-    order = models.ForeignKey(Order, on_delete=models.CASCADE, related_name="tickets")
-    ticket_type = models.ForeignKey(TicketType, on_delete=models.CASCADE, related_name="tickets")
+    class Status(models.TextChoices):
+        VALID = "valid", "Valid"
+        CHECKED_IN = "checked_in", "Checked in"
+        CANCELLED = "cancelled", "Cancelled"
+
+    HELD = (Status.VALID, Status.CHECKED_IN)
+
+    order = models.ForeignKey(Order, on_delete=models.PROTECT, related_name="tickets")
+    ticket_type = models.ForeignKey(TicketType, on_delete=models.PROTECT, related_name="tickets")
     qr_token = models.CharField(max_length=64, unique=True, default=new_qr_token, editable=False)
+    status = models.CharField(max_length=12, choices=Status.choices, default=Status.VALID)
+    cancelled_at = models.DateTimeField(null=True, blank=True)
     checked_in_at = models.DateTimeField(null=True, blank=True)
     checked_in_by = models.ForeignKey(
         settings.AUTH_USER_MODEL,
@@ -178,10 +261,6 @@ class Ticket(models.Model):
     def get_absolute_url(self):
         return reverse("ticketing:ticket", args=[self.qr_token])
 
-    @property
-    def status(self) -> str:
-        return "checked_in" if self.checked_in_at else "valid"
-
 
 def _audit_reference(model):
     return models.ForeignKey(
@@ -198,14 +277,23 @@ class AuditEntry(models.Model):
     """An append-only record of one state change; the CSV transaction log is written from these."""
 
     class Kind(models.TextChoices):
+        # A request's moves: the kind is the status it moved to.
         QUEUED = "queued", "Queued"
+        WAITING = "waiting", "Joined the waiting list"
         FULFILLED = "fulfilled", "Fulfilled"
         REJECTED = "rejected", "Rejected"
-        CANCELLED = "cancelled", "Cancelled"
+        CANCELLED = "cancelled", "Request cancelled"
+        # Tickets, orders and events.
         CHECKED_IN = "checked_in", "Checked in"
+        TICKET_CANCELLED = "ticket_cancelled", "Ticket cancelled"
+        ORDER_PARTLY_CANCELLED = "order_partly_cancelled", "Order partly cancelled"
+        ORDER_CANCELLED = "order_cancelled", "Order cancelled"
+        REFUNDED = "refunded", "Refund recorded"
+        CAPACITY_CHANGED = "capacity_changed", "Capacity changed"
+        EVENT_CANCELLED = "event_cancelled", "Event cancelled"
 
     created_at = models.DateTimeField(auto_now_add=True, db_index=True)
-    kind = models.CharField(max_length=12, choices=Kind.choices)
+    kind = models.CharField(max_length=30, choices=Kind.choices)
     # The entry names what it is about by id, and keeps the id after that row is deleted: no
     # database constraint ties it to the row, and no index either: every request writes two
     # entries, and their foreign key checks and six indexes cost the on-sale about a fifth of
@@ -215,9 +303,15 @@ class AuditEntry(models.Model):
     request = _audit_reference(TicketRequest)
     order = _audit_reference(Order)
     ticket = _audit_reference(Ticket)
+    # The buyer the change concerns (door staff, for a check-in).
     user = _audit_reference(settings.AUTH_USER_MODEL)
-    quantity = models.PositiveSmallIntegerField(default=0)
-    reason = models.CharField(max_length=40, blank=True)
+    # Staff who made the change, when it was not the buyer or the drain.
+    actor = _audit_reference(settings.AUTH_USER_MODEL)
+    # Tickets or requests moved; for capacity_changed, the new capacity.
+    quantity = models.IntegerField(default=0)
+    # Money: a refund's amount, or an order's total when it is fulfilled or cancelled.
+    amount = models.DecimalField(max_digits=12, decimal_places=2, null=True, blank=True)
+    reason = models.CharField(max_length=200, blank=True)
     # Set once the row is in the CSV log; see services.csvlog.
     csv_logged = models.BooleanField(default=False)
 
@@ -227,6 +321,38 @@ class AuditEntry(models.Model):
             models.Index(fields=["id"], name="auditentry_csv_pending", condition=Q(csv_logged=False)),
         ]
         verbose_name_plural = "audit entries"
+
+    def __str__(self):
+        return f"{self.get_kind_display()} #{self.pk}"
+
+
+class OutboxEmail(models.Model):
+    """An email owed to a buyer, recorded in the transaction of the change that owes it.
+
+    The cluster sends it at least once (services.notifications): a row is claimed for a while,
+    sent, and marked sent only after the mail backend accepted it; a worker killed in between
+    leaves the claim to expire, and the row is sent again.
+    """
+
+    class Kind(models.TextChoices):
+        ORDER_CONFIRMED = "order_confirmed", "Order confirmation"
+        WAITING_LIST_SERVED = "waiting_list_served", "Tickets from the waiting list"
+        ORDER_CANCELLED = "order_cancelled", "Order cancellation"
+        EVENT_CANCELLED = "event_cancelled", "Event cancellation"
+
+    kind = models.CharField(max_length=30, choices=Kind.choices)
+    user = _audit_reference(settings.AUTH_USER_MODEL)
+    event = _audit_reference(Event)
+    order = _audit_reference(Order)
+    created_at = models.DateTimeField(auto_now_add=True)
+    claimed_until = models.DateTimeField(null=True, blank=True)
+    claim = models.CharField(max_length=32, blank=True)
+    attempts = models.PositiveSmallIntegerField(default=0)
+    sent_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["id"]
+        indexes = [models.Index(fields=["id"], name="outboxemail_unsent", condition=Q(sent_at__isnull=True))]
 
     def __str__(self):
         return f"{self.get_kind_display()} #{self.pk}"

@@ -4,7 +4,7 @@ from dataclasses import dataclass
 from datetime import timedelta
 
 from django.core.cache import cache
-from django.db.models import Count, Prefetch, Q, Subquery, Sum
+from django.db.models import Count, F, Prefetch, Q, Subquery, Sum
 from django.db.models.functions import Coalesce, TruncMinute
 from django.utils import timezone
 
@@ -12,6 +12,7 @@ from events.models import Event, TicketType
 from ticketing.models import AuditEntry, Order, QueueCounter, Ticket, TicketRequest
 
 QUEUED = TicketRequest.Status.QUEUED
+WAITING = TicketRequest.Status.WAITING
 # The drain rate is measured over this window, and shared for a few seconds.
 RATE_WINDOW = timedelta(seconds=60)
 RATE_CACHE_SECONDS = 2
@@ -29,10 +30,18 @@ def events_listed(*, now=None):
 
 
 def ticket_types_with_queue(*, event_id: int):
-    """The event's ticket types, each annotated with `queued`: requests waiting for it."""
+    """The event's ticket types with their counters: `queued` and `waiting` requests, tickets
+    `checked_in` and `cancelled`. Read from the ledger's counters, so as cheap with a million
+    requests queued as with none."""
+    counter = "counter__"
     return (
         TicketType.objects.filter(event_id=event_id)
-        .annotate(queued=Count("ticket_requests", filter=Q(ticket_requests__status=QUEUED)))
+        .annotate(
+            queued=Coalesce(F(counter + "queued"), 0),
+            waiting=Coalesce(F(counter + "waiting"), 0),
+            checked_in=Coalesce(F(counter + "checked_in"), 0),
+            cancelled=Coalesce(F(counter + "cancelled"), 0),
+        )
         .order_by("-priority", "id")
     )
 
@@ -46,20 +55,20 @@ class QueuePosition:
     eta_seconds: float | None
     waiting_room: bool
     order_id: int | None
+    # True when the place is on the ticket type's waiting list rather than in the queue.
+    waiting_list: bool = False
 
 
 def requests_ahead(*, ticket_request: TicketRequest) -> int:
     """Queued requests of the same event that will be served before this (placed) one.
 
     From the counters, without counting the queue (see services.places): of the places before
-    this one in its priority, the drain has decided the first `decided`, and the cancelled ones
+    this one in its priority, the drain has decided the first `decided`, and the skipped ones
     are few; every request still waiting in a higher priority is ahead too.
     """
     r = ticket_request
-    cancelled_before = (
-        TicketRequest.objects.filter(
-            event_id=r.event_id, priority=r.priority, status=TicketRequest.Status.CANCELLED, seq__lt=r.seq
-        )
+    skipped_before = (
+        TicketRequest.objects.filter(event_id=r.event_id, priority=r.priority, skipped=True, seq__lt=r.seq)
         .order_by()
         .values("event_id")
         .annotate(n=Count("id"))
@@ -67,15 +76,15 @@ def requests_ahead(*, ticket_request: TicketRequest) -> int:
     )
     counters = (
         QueueCounter.objects.filter(event_id=r.event_id, priority__gte=r.priority)
-        .annotate(cancelled_before=Coalesce(Subquery(cancelled_before), 0))
-        .values_list("priority", "arrived", "decided", "cancelled", "cancelled_before")
+        .annotate(skipped_before=Coalesce(Subquery(skipped_before), 0))
+        .values_list("priority", "arrived", "decided", "skipped", "skipped_before")
     )
     ahead = r.seq - 1
-    for priority, arrived, decided, cancelled, cancelled_before in counters:
+    for priority, arrived, decided, skipped, skipped_before in counters:
         if priority == r.priority:
-            ahead -= decided + cancelled_before
+            ahead -= decided + skipped_before
         else:
-            ahead += arrived - decided - cancelled
+            ahead += arrived - decided - skipped
     # Read in one statement, so from one snapshot; the request itself may have been served since.
     return max(ahead, 0)
 
@@ -98,9 +107,24 @@ def recent_drain_rate(*, event_id: int, now=None) -> float:
     )
 
 
+def waiting_ahead(*, ticket_request: TicketRequest) -> int:
+    """Requests ahead of a waiting one on its ticket type's waiting list.
+
+    The one count of rows on a request path: an index-only range of the waiting list's own
+    partial index, which holds only the requests still waiting (BENCHMARKS.md measures it).
+    """
+    r = ticket_request
+    return TicketRequest.objects.filter(
+        ticket_type_id=r.ticket_type_id, status=WAITING, seq__lt=r.seq
+    ).count()
+
+
 def queue_position(*, ticket_request: TicketRequest, now=None) -> QueuePosition:
     """Where a request stands: its 1-based place, the number ahead, and an ETA."""
     r = ticket_request
+    if r.status == WAITING:
+        ahead = waiting_ahead(ticket_request=r) if r.ahead_on_arrival is None else r.ahead_on_arrival
+        return QueuePosition(r.pk, r.status, ahead + 1, ahead, None, False, None, waiting_list=True)
     if r.status != QUEUED:
         order_id = Order.objects.filter(request_id=r.pk).values_list("pk", flat=True).first()
         return QueuePosition(r.pk, r.status, None, 0, 0.0, False, order_id)
@@ -122,8 +146,9 @@ def arrival_position(*, ticket_request: TicketRequest) -> QueuePosition:
     not just queued, and is looked up as usual.
     """
     r = ticket_request
-    # A waiting-room arrival has no place yet; queue_position says so without a query.
-    if r.ahead_on_arrival is None or r.draw is not None:
+    # A waiting-room arrival has no place yet, and a waiting one has its own; queue_position
+    # says so without a query.
+    if r.ahead_on_arrival is None or r.draw is not None or r.status == WAITING:
         return queue_position(ticket_request=r)
     return QueuePosition(r.pk, r.status, r.ahead_on_arrival + 1, r.ahead_on_arrival, None, False, None)
 
@@ -145,6 +170,18 @@ def user_orders(*, user):
     )
 
 
+def order_for(*, user, order_id: int) -> Order | None:
+    """The user's own order with its tickets; staff who manage orders see any."""
+    from ticketing.services.orders import can_manage_orders
+
+    orders = user_orders(user=user)
+    if can_manage_orders(user):
+        orders = Order.objects.select_related("event", "ticket_type", "user").prefetch_related(
+            Prefetch("tickets", queryset=Ticket.objects.order_by("id"))
+        )
+    return orders.filter(pk=order_id).first()
+
+
 def ticket_by_token(*, qr_token: str) -> Ticket | None:
     return (
         Ticket.objects.select_related("ticket_type__event", "order__user", "checked_in_by")
@@ -156,17 +193,6 @@ def ticket_by_token(*, qr_token: str) -> Ticket | None:
 def recent_transactions(*, limit: int = 10):
     """The newest audit entries, newest first."""
     return AuditEntry.objects.select_related("ticket_type", "user").order_by("-id")[:limit]
-
-
-def checked_in_counts(*, event_id: int) -> dict[int, int]:
-    """Tickets checked in so far, per ticket type id of the event."""
-    return dict(
-        Ticket.objects.filter(ticket_type__event_id=event_id, checked_in_at__isnull=False)
-        .order_by()
-        .values("ticket_type_id")
-        .annotate(n=Count("id"))
-        .values_list("ticket_type_id", "n")
-    )
 
 
 def sales_over_time(*, event_id: int) -> list[tuple]:

@@ -14,16 +14,15 @@ def drain_event(event_id: int) -> dict:
     return result.__dict__
 
 
+def send_emails() -> int:
+    """Send what the outbox owes; queued by wake-ups after a change that owes an email commits."""
+    wakeups.emails_started()
+    return services.send_outbox()
+
+
 def sweep() -> dict:
-    """Serve whatever a lost wake-up left behind and catch the CSV log up; runs every minute."""
+    """Serve whatever a lost wake-up left behind, send owed emails, catch the CSV log up; every minute."""
     results = services.drain_due_queues()
+    sent = services.send_outbox()
     logged = services.flush_transactions_csv()
-    return {"events": {k: v.__dict__ for k, v in results.items()}, "csv_rows": logged}
-
-
-def send_order_confirmations(order_ids: list[int]) -> int:
-    return services.send_order_confirmations(order_ids=order_ids)
-
-
-def flush_transactions_csv() -> int:
-    return services.flush_transactions_csv()
+    return {"events": {k: v.__dict__ for k, v in results.items()}, "emails": sent, "csv_rows": logged}

@@ -18,7 +18,8 @@ class AlreadyCheckedInOut(ErrorOut):
 BAD_REQUEST = {
     "type": "object",
     "additionalProperties": {
-        "oneOf": [{"type": "array", "items": {"type": "string"}}, {"type": "string"}],
+        # A list input's messages come per item: {"ticket_ids": {"1": ["..."]}}.
+        "oneOf": [{"type": "array", "items": {"type": "string"}}, {"type": "string"}, {"type": "object"}],
     },
     "example": {"email": ["This field is required."]},
 }
@@ -29,6 +30,7 @@ DESCRIPTIONS = {
     403: "Logged in, but without the permission this needs.",
     404: "Not found (or not yours).",
     409: "The request conflicts with the current state.",
+    422: "The `Idempotency-Key` was already used for a different request.",
     429: "Too many requests; retry after the `Retry-After` header's seconds.",
 }
 

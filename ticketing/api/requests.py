@@ -9,11 +9,13 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 from rest_framework_simplejwt.authentication import JWTStatelessUserAuthentication
 
+from eventtix.api.parsers import JSONParser
 from eventtix.api.schema import ErrorOut, error_responses
 from eventtix.api.throttles import TicketRequestRateThrottle
 from ticketing import selectors, services
 from ticketing.api.serializers import (
     IdempotencyKeyHeader,
+    OrderCancelIn,
     OrderOut,
     QueuePositionOut,
     QueuePositionQuery,
@@ -61,8 +63,10 @@ class TicketRequestListView(APIView):
         operation_id="ticket_requests_create",
         summary="Join the queue for tickets",
         description="The request waits in the event's queue and is served all or nothing, in "
-        "priority order (VIP first). Poll `/api/queue/position` to follow it. A repeated "
-        "`Idempotency-Key` returns the request it first created instead of a new one.",
+        "priority order (VIP first). Poll `/api/queue/position` to follow it. With "
+        "`wait_if_sold_out`, a request that finds too few tickets joins the type's waiting list "
+        "(`status: waiting`) instead of being refused. A repeated `Idempotency-Key` returns the "
+        "request it first created instead of a new one; reused for a different body it is a 422.",
         parameters=[
             OpenApiParameter(
                 "Idempotency-Key",
@@ -74,7 +78,7 @@ class TicketRequestListView(APIView):
         request=TicketRequestIn,
         responses={
             202: TicketRequestCreatedOut,
-            **error_responses(400, 401, 429, s409=(ErrorOut, "Sold out.")),
+            **error_responses(400, 401, 422, 429, s409=(ErrorOut, "Sold out.")),
         },
     )
     def post(self, request):
@@ -86,6 +90,7 @@ class TicketRequestListView(APIView):
             user=request.user,
             ticket_type_id=payload.validated_data["ticket_type_id"],
             quantity=payload.validated_data["quantity"],
+            wait_if_sold_out=payload.validated_data["wait_if_sold_out"],
             idempotency_key=header.validated_data["idempotency_key"] or None,
         )
         position = selectors.arrival_position(ticket_request=ticket_request)
@@ -94,7 +99,7 @@ class TicketRequestListView(APIView):
 
 
 class TicketRequestDetailView(APIView):
-    """One of the user's ticket requests (GET), or its cancellation while still queued (DELETE)."""
+    """One of the user's ticket requests (GET), or leaving the queue or waiting list (DELETE)."""
 
     permission_classes = [IsAuthenticated]
 
@@ -109,7 +114,7 @@ class TicketRequestDetailView(APIView):
     @extend_schema(
         tags=[TAG],
         operation_id="ticket_requests_cancel",
-        summary="Leave the queue",
+        summary="Leave the queue or the waiting list",
         responses={
             204: OpenApiResponse(description="Cancelled."),
             **error_responses(401, 404, s409=(ErrorOut, "Already served; too late to cancel.")),
@@ -151,3 +156,32 @@ class OrderListView(APIView):
     )
     def get(self, request):
         return Response(OrderOut(selectors.user_orders(user=request.user), many=True).data)
+
+
+class OrderCancelView(APIView):
+    """Cancel the user's order, or some of its tickets, until the event's cancellation deadline."""
+
+    permission_classes = [IsAuthenticated]
+    # JSON only: a form-encoded list of ids could pass Django's field-count limit, a 400 in HTML.
+    parser_classes = [JSONParser]
+
+    @extend_schema(
+        tags=["orders"],
+        operation_id="orders_cancel",
+        summary="Cancel an order or some of its tickets",
+        description="Cancels every ticket of the order not yet used, or the `ticket_ids` given. "
+        "Buyers may until the event's `cancellation_deadline` (none: only staff can); a checked-in "
+        "ticket cannot be cancelled. The tickets go back on sale, to the waiting list first.",
+        request=OrderCancelIn,
+        responses={
+            200: OrderOut,
+            **error_responses(400, 401, 404, s409=(ErrorOut, "Too late, or nothing left to cancel.")),
+        },
+    )
+    def post(self, request, pk: int):
+        payload = OrderCancelIn(data=request.data)
+        payload.is_valid(raise_exception=True)
+        order = services.cancel_order(
+            user=request.user, order_id=pk, ticket_ids=payload.validated_data.get("ticket_ids")
+        )
+        return Response(OrderOut(selectors.order_for(user=request.user, order_id=order.pk)).data)

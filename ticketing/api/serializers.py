@@ -16,9 +16,6 @@ def id_field(**kwargs) -> serializers.IntegerField:
     return serializers.IntegerField(min_value=1, max_value=MAX_ID, **kwargs)
 
 
-TICKET_STATUSES = ["valid", "checked_in"]
-
-
 # Inputs
 
 
@@ -31,6 +28,21 @@ class TicketRequestIn(serializers.Serializer):
     # Only the shape is checked here: the allowed range depends on the ticket type, so the
     # enqueue service judges it and says why.
     quantity = serializers.IntegerField(min_value=-(2**31), max_value=2**31 - 1)
+    wait_if_sold_out = serializers.BooleanField(
+        default=False,
+        help_text="When too few tickets are left, join the ticket type's waiting list (status `waiting`) "
+        "instead of being refused; tickets that come back are served to it in queue order.",
+    )
+
+
+class OrderCancelIn(serializers.Serializer):
+    ticket_ids = serializers.ListField(
+        child=id_field(),
+        required=False,
+        allow_empty=False,
+        max_length=100,
+        help_text="The tickets to cancel; leave out to cancel every ticket of the order not yet used.",
+    )
 
 
 class IdempotencyKeyHeader(serializers.Serializer):
@@ -86,10 +98,14 @@ class EventOut(serializers.ModelSerializer):
 class TicketTypeAvailabilityOut(serializers.ModelSerializer):
     remaining = serializers.IntegerField(read_only=True)
     queued = serializers.IntegerField(read_only=True, help_text="Requests waiting in the queue.")
+    waiting = serializers.IntegerField(
+        read_only=True,
+        help_text="Requests on the waiting list; while there are any, tickets that come back go to them.",
+    )
 
     class Meta:
         model = TicketType
-        fields = ["id", "name", "capacity", "sold", "remaining", "queued"]
+        fields = ["id", "name", "capacity", "sold", "remaining", "queued", "waiting"]
 
 
 class AvailabilityOut(serializers.Serializer):
@@ -114,6 +130,10 @@ class TicketRequestOut(serializers.Serializer):
     event_id = serializers.IntegerField(read_only=True)
     ticket_type_id = serializers.IntegerField(read_only=True)
     quantity = serializers.IntegerField(read_only=True)
+    unit_price = serializers.DecimalField(
+        max_digits=10, decimal_places=2, read_only=True, help_text="Per ticket, as when it was accepted."
+    )
+    wait_if_sold_out = serializers.BooleanField(read_only=True)
     created_at = serializers.DateTimeField(read_only=True)
     processed_at = serializers.DateTimeField(read_only=True, allow_null=True)
     order_id = serializers.IntegerField(
@@ -128,7 +148,8 @@ class TicketRequestCreatedOut(TicketRequestOut):
     # From the position already read for the answer, not a second query for the order.
     order_id = serializers.SerializerMethodField(help_text="Set once fulfilled.")
     position = serializers.SerializerMethodField(
-        help_text="1-based place in the queue; null in the waiting room, where order is drawn at opening."
+        help_text="1-based place in the queue, or on the waiting list when `status` is `waiting`; "
+        "null in the waiting room, where order is drawn at opening."
     )
     waiting_room = serializers.SerializerMethodField()
 
@@ -145,7 +166,11 @@ class TicketRequestCreatedOut(TicketRequestOut):
 class QueuePositionOut(serializers.Serializer):
     request_id = serializers.IntegerField()
     status = serializers.ChoiceField(choices=TicketRequest.Status.choices)
-    position = serializers.IntegerField(allow_null=True, help_text="1-based; null once served.")
+    position = serializers.IntegerField(
+        allow_null=True,
+        help_text="1-based place in the queue, or on the waiting list when `status` is `waiting`; "
+        "null once decided.",
+    )
     ahead = serializers.IntegerField(allow_null=True, help_text="Requests served before this one.")
     eta_seconds = serializers.FloatField(
         allow_null=True, help_text="From the measured serving rate; null when there is none yet."
@@ -154,6 +179,7 @@ class QueuePositionOut(serializers.Serializer):
         help_text="True before the sale opens: arrivals are shuffled at opening, so no place yet."
     )
     order_id = serializers.IntegerField(allow_null=True)
+    waiting_list = serializers.BooleanField(help_text="True when the place is on the waiting list.")
 
 
 class NamedRefOut(serializers.Serializer):
@@ -162,11 +188,9 @@ class NamedRefOut(serializers.Serializer):
 
 
 class TicketOut(serializers.ModelSerializer):
-    status = serializers.ChoiceField(choices=TICKET_STATUSES, read_only=True)
-
     class Meta:
         model = Ticket
-        fields = ["id", "qr_token", "status", "checked_in_at"]
+        fields = ["id", "qr_token", "status", "checked_in_at", "cancelled_at"]
 
 
 class OrderOut(serializers.ModelSerializer):
@@ -181,12 +205,17 @@ class OrderOut(serializers.ModelSerializer):
             "request_id",
             "event",
             "ticket_type",
+            "status",
             "quantity",
+            "active",
             "unit_price",
             "total",
+            "refunded",
             "created_at",
+            "cancelled_at",
             "tickets",
         ]
+        extra_kwargs = {"active": {"help_text": "Tickets of the order not cancelled."}}
 
 
 class EventRefOut(serializers.ModelSerializer):
@@ -196,8 +225,7 @@ class EventRefOut(serializers.ModelSerializer):
 
 
 class TicketVerifyOut(serializers.ModelSerializer):
-    valid = serializers.SerializerMethodField()
-    status = serializers.ChoiceField(choices=TICKET_STATUSES, read_only=True)
+    valid = serializers.SerializerMethodField(help_text="False for a cancelled ticket.")
     event = EventRefOut(source="ticket_type.event")
     ticket_type = NamedRefOut()
 
@@ -206,7 +234,7 @@ class TicketVerifyOut(serializers.ModelSerializer):
         fields = ["valid", "id", "status", "event", "ticket_type", "checked_in_at"]
 
     def get_valid(self, obj) -> bool:
-        return True
+        return obj.status != Ticket.Status.CANCELLED
 
 
 class TicketVerifyStaffOut(TicketVerifyOut):

@@ -16,6 +16,7 @@ urlpatterns = [
     path("ticket-requests/<int:pk>", requests.TicketRequestDetailView.as_view(), name="api-ticket-request"),
     path("queue/position", requests.QueuePositionView.as_view(), name="api-queue-position"),
     path("orders", requests.OrderListView.as_view(), name="api-orders"),
+    path("orders/<int:pk>/cancel", requests.OrderCancelView.as_view(), name="api-order-cancel"),
     path("tickets/verify/<str:qr_token>", tickets.TicketVerifyView.as_view(), name="api-ticket-verify"),
     path("tickets/checkin/<str:qr_token>", tickets.TicketCheckInView.as_view(), name="api-ticket-checkin"),
 ]

@@ -3,8 +3,9 @@
 Within one event and priority every request holds a number, its place. Arrivals take the next
 number from the QueueCounter row in the transaction that queues them: the row stays locked until
 that transaction ends, so the numbers follow commit order and a rolled-back arrival leaves no
-gap. The drain serves places in order and adds what it decided to the counter; cancellations add
-to it too. How many are ahead of a request then follows from its number and the counters alone
+gap. The drain serves places in order and adds what it decided to the counter; requests that leave
+out of turn (cancelled while queued, or put on the waiting list on arrival) add to it too. How
+many are ahead of a request then follows from its number and the counters alone
 (selectors.requests_ahead), however long the queue.
 
 Arrivals in the waiting room (before the sale opens) also take numbers, and a random draw. When
@@ -17,11 +18,10 @@ import secrets
 from collections import defaultdict
 from typing import NamedTuple
 
-from django.db import connection
 from django.db.models import F
 
 from ticketing.models import QueueCounter, TicketRequest
-from ticketing.services import bulk
+from ticketing.services import rawsql
 
 DRAW_SPAN = 2**62
 
@@ -44,26 +44,12 @@ def take_number(*, event_id: int, priority: int) -> Place:
     Call it as late as possible in the queuing transaction: the counter row stays locked, and
     other arrivals of the same priority wait for it, until that transaction ends.
     """
-    table = connection.ops.quote_name(QueueCounter._meta.db_table)
-    # `ahead` is selectors.requests_ahead for the newest place, where every cancellation of the
-    # priority lies before it; the position tests hold the two to the same answer.
-    with connection.cursor() as cursor:
-        cursor.execute(
-            f"INSERT INTO {table} (event_id, priority, arrived, decided, cancelled) VALUES (%s, %s, 1, 0, 0)"
-            f" ON CONFLICT (event_id, priority) DO UPDATE SET arrived = {table}.arrived + 1"
-            " RETURNING arrived, arrived - 1 - decided - cancelled,"
-            f" (SELECT COALESCE(SUM(h.arrived - h.decided - h.cancelled), 0) FROM {table} h"
-            "  WHERE h.event_id = %s AND h.priority > %s)",
-            [event_id, priority, event_id, priority],
-        )
-        number, same, higher = cursor.fetchone()
-        # (PostgreSQL sums bigints as numeric: a Decimal here.)
-        return Place(number, int(same + higher))
+    return Place(*rawsql.take_queue_number(event_id=event_id, priority=priority))
 
 
 def count_left(*, event_id: int, by_priority: dict[int, int], how: str) -> None:
-    """Record requests that left the queue: `how` is "decided" (served) or "cancelled"."""
-    assert how in ("decided", "cancelled")
+    """Record requests that left the queue: `how` is "decided" (in turn) or "skipped" (out of turn)."""
+    assert how in ("decided", "skipped")
     for priority, n in sorted(by_priority.items()):
         QueueCounter.objects.filter(event_id=event_id, priority=priority).update(**{how: F(how) + n})
 
@@ -89,6 +75,6 @@ def place_waiting_room(*, event_id: int) -> int:
         numbers = sorted(seq for _, _, seq in group)
         places.update(zip((pk for _, pk, _ in sorted(group)), numbers, strict=True))
     # Through negative numbers, so no two requests ever hold the same place mid-update.
-    bulk.set_column(TicketRequest, "seq", {pk: -seq for pk, seq in places.items()})
-    bulk.set_column(TicketRequest, "seq", places, clear="draw")
+    rawsql.set_column(TicketRequest, "seq", {pk: -seq for pk, seq in places.items()})
+    rawsql.set_column(TicketRequest, "seq", places, clear="draw")
     return len(places)

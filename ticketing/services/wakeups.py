@@ -34,8 +34,20 @@ def wake_if_unplaced(ticket_request, *, now=None) -> bool:
     until a buyer joins after the opening, nothing else would wake the cluster before the minute
     sweep. A buyer polling their place is that signal. Coalesced like every wake-up.
     """
-    if ticket_request.status != "queued" or ticket_request.draw is None:
+    if ticket_request.status != ticket_request.Status.QUEUED or ticket_request.draw is None:
         return False
     if ticket_request.event.sale_state(now or timezone.now()).before_opening:
         return False
     return request_drain(ticket_request.event_id)
+
+
+def request_emails() -> bool:
+    """Queue a run of the outbox sender unless one is already queued; True when one was queued."""
+    if not cache.add("emails-pending", 1, timeout=WAKE_TTL):
+        return False
+    async_task("ticketing.tasks.send_emails", group="email")
+    return True
+
+
+def emails_started() -> None:
+    cache.delete("emails-pending")

@@ -11,7 +11,7 @@ from django.utils import timezone
 from events.models import TicketType
 from ticketing import services
 from ticketing.models import AuditEntry, Order, Ticket, TicketRequest
-from ticketing.services import allocation, places
+from ticketing.services import allocation, ledger, places
 
 pytestmark = pytest.mark.django_db
 
@@ -166,13 +166,13 @@ def test_a_crash_mid_batch_leaves_nothing_half_done_and_the_batch_is_served_agai
     requests = [
         services.enqueue_request(user=make_user(), ticket_type_id=vip.pk, quantity=2) for _ in range(3)
     ]
-    real_insert_tickets = allocation._insert_tickets
+    real_insert_tickets = ledger._insert_tickets
 
     def crash(*args, **kwargs):
         real_insert_tickets(*args, **kwargs)
         raise SystemExit("worker killed")
 
-    monkeypatch.setattr(allocation, "_insert_tickets", crash)
+    monkeypatch.setattr(ledger, "_insert_tickets", crash)
     with pytest.raises(SystemExit):
         services.drain_event_queue(event_id=vip.event_id)
     vip.refresh_from_db()
@@ -194,8 +194,12 @@ def test_the_conditional_update_refuses_what_a_faulty_decision_would_oversell(
     for _ in range(3):
         services.enqueue_request(user=make_user(), ticket_type_id=vip.pk, quantity=2)
     # A bug in the decision step that fulfils everything must still not oversell.
-    monkeypatch.setattr(allocation, "_decide", lambda *, event, batch, types: {r.pk: None for r in batch})
-    with pytest.raises(allocation.AllocationConflict):
+    monkeypatch.setattr(
+        allocation,
+        "_decide",
+        lambda *, queued, **_: [ledger.Move(r, TicketRequest.Status.FULFILLED) for r in queued],
+    )
+    with pytest.raises(ledger.CounterConflict):
         services.drain_event_queue(event_id=event.pk)
     vip.refresh_from_db()
     assert vip.sold == 0

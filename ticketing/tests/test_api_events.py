@@ -59,8 +59,24 @@ def test_availability_counts_sold_remaining_and_queued(api, buyer, other_buyer, 
         "event_id": event.pk,
         "sale_state": "open",
         "ticket_types": [
-            {"id": vip.pk, "name": "VIP", "capacity": 20, "sold": 3, "remaining": 17, "queued": 0},
-            {"id": regular.pk, "name": "Regular", "capacity": 80, "sold": 0, "remaining": 80, "queued": 1},
+            {
+                "id": vip.pk,
+                "name": "VIP",
+                "capacity": 20,
+                "sold": 3,
+                "remaining": 17,
+                "queued": 0,
+                "waiting": 0,
+            },
+            {
+                "id": regular.pk,
+                "name": "Regular",
+                "capacity": 80,
+                "sold": 0,
+                "remaining": 80,
+                "queued": 1,
+                "waiting": 0,
+            },
         ],
     }
 

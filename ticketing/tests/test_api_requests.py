@@ -299,6 +299,7 @@ def test_position_reports_place_and_wait(api, buyer, other_buyer, vip, regular):
         "ahead": 1,
         "eta_seconds": None,
         "waiting_room": False,
+        "waiting_list": False,
         "order_id": None,
     }
 

@@ -44,6 +44,7 @@ API = [
     ("DELETE", "/api/ticket-requests/{fulfilled}",       401,     409, 404, 404, 404),
     ("GET",    "/api/queue/position?request_id={queued}", 401,    200, 404, 404, 404),
     ("GET",    "/api/orders",                            401,     200, 200, 200, 200),
+    ("POST",   "/api/orders/{order}/cancel",             401,     200, 404, 404, 200),
     ("GET",    "/api/tickets/verify/{ticket}",           200,     200, 200, 200, 200),
     ("POST",   "/api/tickets/checkin/{ticket}",          401,     403, 403, 200, 200),
     ("GET",    "/api/schema/",                           200,     200, 200, 200, 200),
@@ -85,6 +86,8 @@ PAGES = [
 
 @pytest.fixture
 def world(buyer, other_buyer, door_staff, admin_user, event, vip, regular):
+    event.cancellation_deadline = event.starts_at
+    event.save(update_fields=["cancellation_deadline"])
     services.enqueue_request(user=buyer, ticket_type_id=vip.pk, quantity=1)
     services.drain_event_queue(event_id=event.pk)
     queued = services.enqueue_request(user=buyer, ticket_type_id=regular.pk, quantity=2)
@@ -127,7 +130,7 @@ def snapshot_of_a(buyer):
     """Everything of A's that a caller could change."""
     return (
         sorted(TicketRequest.objects.filter(user=buyer).values_list("pk", "status")),
-        sorted(Ticket.objects.filter(order__user=buyer).values_list("pk", "checked_in_at")),
+        sorted(Ticket.objects.filter(order__user=buyer).values_list("pk", "status", "checked_in_at")),
         buyer.__class__.objects.filter(pk=buyer.pk).values_list("email", "password", "is_active").get(),
     )
 

@@ -5,6 +5,7 @@ from django.db import connection
 
 from ticketing import services
 from ticketing.models import AuditEntry, TicketRequest
+from ticketing.tests.csvfiles import read_csv
 from ticketing.tests.processes import start_qcluster, stop_qcluster, wait_for
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.slow]
@@ -33,5 +34,5 @@ def test_a_running_cluster_serves_a_request_and_logs_it(qcluster, csv_path, buye
     assert request.order.tickets.count() == 2
     # The drain task catches the CSV log up after serving.
     assert wait_for(lambda: not AuditEntry.objects.filter(csv_logged=False).exists())
-    rows = services.read_transactions_csv(path=csv_path)
+    rows = read_csv(csv_path)
     assert [r["kind"] for r in rows if r["request_id"] == str(request.pk)] == ["queued", "fulfilled"]

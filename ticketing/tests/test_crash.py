@@ -10,6 +10,7 @@ from conftest import requires_postgres
 from events.models import TicketType
 from ticketing import services
 from ticketing.models import AuditEntry, Order, Ticket, TicketRequest
+from ticketing.tests.csvfiles import read_csv
 from ticketing.tests.processes import kill_qcluster, start_qcluster, stop_qcluster, wait_for
 
 pytestmark = [requires_postgres, pytest.mark.django_db(transaction=True), pytest.mark.slow]
@@ -76,7 +77,5 @@ def test_sigkilled_cluster_loses_nothing(make_user, make_event, monkeypatch, set
         per_request[request_id][kind] += 1
     assert len(per_request) == TicketRequest.objects.count() == cycles * FLOOD
     assert all(c["queued"] == 1 and c["fulfilled"] + c["rejected"] == 1 for c in per_request.values())
-    logged = [
-        int(row["transaction_id"]) for row in services.read_transactions_csv(path=settings.TRANSACTIONS_CSV)
-    ]
+    logged = [int(row["transaction_id"]) for row in read_csv(settings.TRANSACTIONS_CSV)]
     assert sorted(logged) == list(AuditEntry.objects.order_by("id").values_list("id", flat=True))

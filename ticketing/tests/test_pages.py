@@ -215,7 +215,7 @@ def test_unknown_ticket_page_is_404(buyer):
 
 def test_order_confirmation_email_links_to_the_tickets(settings, buyer, fulfilled):
     settings.SITE_URL = "https://tix.example.test/"
-    sent = services.send_order_confirmations(order_ids=[fulfilled.order.pk])
+    sent = services.send_outbox()
     assert sent == 1
     message = mail.outbox[0]
     assert message.to == [buyer.email]

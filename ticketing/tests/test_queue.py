@@ -87,8 +87,22 @@ def test_cancelled_and_rejected_requests_do_not_count_against_the_limit(buyer, m
 
 def test_idempotency_key_returns_the_first_request_again(buyer, vip):
     first = services.enqueue_request(user=buyer, ticket_type_id=vip.pk, quantity=1, idempotency_key="k-1")
-    again = services.enqueue_request(user=buyer, ticket_type_id=vip.pk, quantity=3, idempotency_key="k-1")
+    again = services.enqueue_request(user=buyer, ticket_type_id=vip.pk, quantity=1, idempotency_key="k-1")
     assert again.pk == first.pk and again.quantity == 1
+    assert TicketRequest.objects.count() == 1
+    assert AuditEntry.objects.count() == 1
+
+
+@pytest.mark.parametrize(
+    "changed", [{"quantity": 3}, {"wait_if_sold_out": True}, {"ticket_type_id": "regular"}]
+)
+def test_an_idempotency_key_reused_for_another_request_is_refused(buyer, vip, regular, changed):
+    services.enqueue_request(user=buyer, ticket_type_id=vip.pk, quantity=1, idempotency_key="k-1")
+    asked = {"ticket_type_id": vip.pk, "quantity": 1, **changed}
+    if asked["ticket_type_id"] == "regular":
+        asked["ticket_type_id"] = regular.pk
+    with pytest.raises(errors.IdempotencyKeyReused):
+        services.enqueue_request(user=buyer, idempotency_key="k-1", **asked)
     assert TicketRequest.objects.count() == 1
     assert AuditEntry.objects.count() == 1
 

@@ -14,7 +14,7 @@ from rest_framework_simplejwt.tokens import AccessToken
 
 from conftest import requires_postgres
 from ticketing.models import AuditEntry, TicketRequest
-from ticketing.services import queue
+from ticketing.services import rawsql
 from ticketing.tests.processes import in_parallel
 
 pytestmark = pytest.mark.django_db
@@ -76,14 +76,14 @@ def test_registration_is_throttled_per_client(settings):
 def slow_limit_check(monkeypatch):
     # Widen the window between reading what the buyer holds and writing the new request, so
     # that without the per-user lock every parallel request would read the same total.
-    real = queue.tickets_held
+    real = rawsql.tickets_held
 
     def slow(**kwargs):
         held = real(**kwargs)
         time.sleep(0.2)
         return held
 
-    monkeypatch.setattr(queue, "tickets_held", slow)
+    monkeypatch.setattr(rawsql, "tickets_held", slow)
 
 
 def post_request(user, ticket_type_id, quantity, **headers):

@@ -8,16 +8,14 @@ from ticketing.views.base import allowed_only
 
 def _event_stats(event):
     types = list(selectors.ticket_types_with_queue(event_id=event.pk))
-    checked_in = selectors.checked_in_counts(event_id=event.pk)
-    for t in types:
-        t.checked_in = checked_in.get(t.pk, 0)
     return {
         "event": event,
         "types": types,
         "queued": sum(t.queued for t in types),
         "sold": sum(t.sold for t in types),
         "capacity": sum(t.capacity for t in types),
-        "checked_in": sum(checked_in.values()),
+        "waiting": sum(t.waiting for t in types),
+        "checked_in": sum(t.checked_in for t in types),
         "rate_per_min": selectors.recent_drain_rate(event_id=event.pk) * 60,
         "sales": selectors.sales_over_time(event_id=event.pk),
     }

@@ -1,0 +1,7 @@
+"""The staff admin: events and ticket types, and the sale's records (requests, orders, tickets, audit).
+
+Events' admin lives here, not in the events app, because saving one goes through ticketing's
+rules (capacity changes are audited; deleting what holds sales is refused).
+"""
+
+from ticketing.admin import events, sales  # noqa: F401 (registers the model admins)

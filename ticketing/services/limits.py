@@ -1,0 +1,25 @@
+"""The per-buyer ticket limit: one rule, used by joining the queue and by the drain."""
+
+from events.models import Event
+from ticketing import errors
+
+
+def check_ticket_limit(*, event: Event, held: int, quantity: int) -> None:
+    """Raise LimitExceeded unless a buyer holding `held` tickets may have `quantity` more.
+
+    Joining the queue counts every ticket the buyer holds or waits for (rawsql.tickets_held); the
+    drain, which judges each request in its turn, counts those bought and served before it.
+    """
+    if held + quantity > event.max_tickets_per_user:
+        raise errors.LimitExceeded(
+            f"You can hold at most {event.max_tickets_per_user} tickets for {event.name}; "
+            f"you already have {held} queued, waiting or bought."
+        )
+
+
+def within_ticket_limit(*, event: Event, held: int, quantity: int) -> bool:
+    try:
+        check_ticket_limit(event=event, held=held, quantity=quantity)
+    except errors.LimitExceeded:
+        return False
+    return True

@@ -1,0 +1,159 @@
+"""After the sale: cancelling orders and tickets, recording refunds, cancelling an event."""
+
+from decimal import Decimal
+
+from django.db import transaction
+from django.utils import timezone
+
+from events.models import Event
+from ticketing import errors
+from ticketing.models import Order, Ticket, TicketRequest
+from ticketing.services import ledger
+
+CANCEL_PERMISSION = "ticketing.cancel_order"
+
+
+def can_manage_orders(user) -> bool:
+    """Staff who may cancel any order, cancel tickets, record refunds and cancel events."""
+    return bool(user and user.is_authenticated and user.is_staff and user.has_perm(CANCEL_PERMISSION))
+
+
+def cancel_order(
+    *,
+    user,
+    order_id: int,
+    ticket_ids: list[int] | None = None,
+    reason: str = "",
+    refund: Decimal | None = None,
+    now=None,
+) -> Order:
+    """Cancel an order's tickets, all still valid or those named, and give them back to the sale.
+
+    Its buyer may until the event's cancellation deadline; staff always, and may record a refund
+    with it. A checked-in ticket cannot be cancelled.
+    """
+    now = now or timezone.now()
+    staff = can_manage_orders(user)
+    with transaction.atomic(durable=True):
+        order = Order.objects.select_for_update().filter(pk=order_id).first()
+        if order is None or not (staff or order.user_id == user.pk):
+            raise errors.NotFound("There is no such order.")
+        event = Event.objects.get(pk=order.event_id)
+        if not staff:
+            _check_buyer_may_cancel(event=event, now=now)
+        tickets = {t.pk: t for t in Ticket.objects.select_for_update().filter(order=order).order_by("pk")}
+        chosen = _chosen_tickets(tickets=tickets, ticket_ids=ticket_ids)
+        try:
+            ledger.cancel_tickets(
+                order=order,
+                ticket_ids=chosen,
+                now=now,
+                reason=reason or ("by the buyer" if not staff else "by staff"),
+                actor_id=user.pk if staff else None,
+            )
+        except ledger.CounterConflict as exc:
+            raise errors.Busy() from exc
+        if refund:
+            _refund(order=order, amount=refund, reason=reason, actor_id=user.pk)
+    order.refresh_from_db()
+    return order
+
+
+def record_refund(*, user, order_id: int, amount: Decimal, reason: str = "") -> Order:
+    """Record money given back on an order (moved outside EventTix); staff only."""
+    if not can_manage_orders(user):
+        raise errors.NotAllowed("Only staff can record refunds.")
+    with transaction.atomic(durable=True):
+        order = Order.objects.select_for_update().filter(pk=order_id).first()
+        if order is None:
+            raise errors.NotFound("There is no such order.")
+        _refund(order=order, amount=amount, reason=reason, actor_id=user.pk)
+    order.refresh_from_db()
+    return order
+
+
+def cancel_event(*, user, event_id: int, reason: str = "", now=None) -> Event:
+    """Cancel an event: every queued or waiting request, every ticket not used yet; email every buyer."""
+    if not can_manage_orders(user):
+        raise errors.NotAllowed("Only staff can cancel an event.")
+    now = now or timezone.now()
+    with transaction.atomic(durable=True):
+        event = Event.objects.select_for_update().filter(pk=event_id).first()
+        if event is None:
+            raise errors.NotFound("There is no such event.")
+        if event.cancelled_at:
+            raise errors.NotCancellable(f"{event.name} is already cancelled.")
+        pending = (
+            TicketRequest.objects.filter(event=event, status__in=TicketRequest.PENDING)
+            .order_by("-priority", "seq")
+            .select_for_update()
+            .values_list(*ledger.Pending.FIELDS)
+        )
+        moves = [
+            ledger.Move(
+                ledger.Pending(*row), TicketRequest.Status.CANCELLED, TicketRequest.Reason.EVENT_CANCELLED
+            )
+            for row in pending
+        ]
+        ledger.move_requests(moves=moves, now=now, in_turn=False, actor_id=user.pk)
+        buyers = {m.request.user_id for m in moves}
+        for order in Order.objects.select_for_update().filter(event=event).order_by("pk"):
+            buyers.add(order.user_id)
+            valid = list(order.tickets.filter(status=Ticket.Status.VALID).values_list("pk", flat=True))
+            if valid:
+                ledger.cancel_tickets(
+                    order=order,
+                    ticket_ids=valid,
+                    now=now,
+                    reason="event cancelled",
+                    actor_id=user.pk,
+                    notify=False,
+                )
+        ledger.mark_event_cancelled(
+            event=event, now=now, reason=reason, actor_id=user.pk, buyer_ids=list(buyers)
+        )
+    return event
+
+
+def _check_buyer_may_cancel(*, event: Event, now) -> None:
+    deadline = event.cancellation_deadline
+    if deadline is None:
+        raise errors.NotCancellable(
+            f"Tickets for {event.name} cannot be cancelled online; please contact the organiser."
+        )
+    if now >= deadline:
+        when = timezone.localtime(deadline)
+        raise errors.NotCancellable(
+            f"Tickets for {event.name} could be cancelled until {when:%H:%M on %d %b %Y}; "
+            "that time has passed."
+        )
+
+
+def _chosen_tickets(*, tickets: dict[int, Ticket], ticket_ids: list[int] | None) -> list[int]:
+    """The ids to cancel, after refusing any that are not this order's or not valid."""
+    if ticket_ids is None:
+        chosen = [pk for pk, t in tickets.items() if t.status == Ticket.Status.VALID]
+        if not chosen:
+            raise errors.NotCancellable("This order has no tickets left to cancel.")
+        return chosen
+    if not ticket_ids:
+        raise errors.InvalidTickets("Choose at least one ticket to cancel.")
+    for pk in ticket_ids:
+        ticket = tickets.get(pk)
+        if ticket is None:
+            raise errors.InvalidTickets(f"Ticket {pk} is not part of this order.")
+        if ticket.status == Ticket.Status.CHECKED_IN:
+            raise errors.NotCancellable(f"Ticket {pk} has been checked in, so it cannot be cancelled.")
+        if ticket.status == Ticket.Status.CANCELLED:
+            raise errors.NotCancellable(f"Ticket {pk} is already cancelled.")
+    return sorted(set(ticket_ids))
+
+
+def _refund(*, order: Order, amount: Decimal, reason: str, actor_id: int) -> None:
+    if amount <= 0:
+        raise errors.InvalidRefund("A refund must be more than zero.")
+    if order.refunded + amount > order.total:
+        raise errors.InvalidRefund(
+            f"That would refund {order.refunded + amount} of an order that cost {order.total}."
+        )
+    ledger.record_refund(order=order, amount=amount, reason=reason, actor_id=actor_id)
