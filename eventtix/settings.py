@@ -184,6 +184,10 @@ EMAIL_PORT = env.int("EMAIL_PORT", default=25)
 EMAIL_HOST_USER = env("EMAIL_HOST_USER", default="")
 EMAIL_HOST_PASSWORD = env("EMAIL_HOST_PASSWORD", default="")
 EMAIL_USE_TLS = env.bool("EMAIL_USE_TLS", default=False)
+# Where the file-based backend (EMAIL_BACKEND=django.core.mail.backends.filebased.EmailBackend) writes.
+EMAIL_FILE_PATH = env("EMAIL_FILE_PATH", default=str(DATA_DIR / "emails"))
+# Seconds an outbox email claimed by a sender is left to it before another sender may send it.
+OUTBOX_CLAIM_SECONDS = env.int("OUTBOX_CLAIM_SECONDS", default=120)
 DEFAULT_FROM_EMAIL = env("DEFAULT_FROM_EMAIL", default="EventTix <tickets@localhost>")
 SITE_URL = env("SITE_URL", default="http://127.0.0.1:8000")
 

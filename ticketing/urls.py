@@ -10,6 +10,8 @@ urlpatterns = [
     path("tickets/", tickets.my_tickets, name="my_tickets"),
     path("tickets/<str:qr_token>/", tickets.ticket_detail, name="ticket"),
     path("orders/<int:pk>/", tickets.order_detail, name="order"),
+    path("orders/<int:pk>/cancel/", tickets.order_cancel, name="order_cancel"),
+    path("orders/<int:pk>/refund/", tickets.order_refund, name="order_refund"),
     path("door/", door.door, name="door"),
     path("dashboard/", dashboard.dashboard, name="dashboard"),
 ]

@@ -3,12 +3,13 @@ import csv
 from django.contrib import admin
 from django.http import StreamingHttpResponse
 
+from ticketing.admin.actions import CanCancel, cancel_orders, cancel_tickets
 from ticketing.models import AuditEntry, Order, Ticket, TicketRequest
 from ticketing.services import csvlog
 
 
 class ReadOnlyAdmin(admin.ModelAdmin):
-    """Queue and audit records change only through the ticketing services."""
+    """Queue and audit records change only through the ticketing services (the actions call them)."""
 
     def has_add_permission(self, request):
         return False
@@ -42,7 +43,7 @@ class TicketRequestAdmin(ReadOnlyAdmin):
 class TicketInline(admin.TabularInline):
     model = Ticket
     extra = 0
-    fields = ["qr_token", "checked_in_at", "checked_in_by"]
+    fields = ["qr_token", "status", "checked_in_at", "checked_in_by", "cancelled_at"]
     readonly_fields = fields
     can_delete = False
 
@@ -51,18 +52,20 @@ class TicketInline(admin.TabularInline):
 
 
 @admin.register(Order)
-class OrderAdmin(ReadOnlyAdmin):
-    list_display = ["id", "user", "event", "ticket_type", "quantity", "total", "created_at"]
-    list_filter = ["event", "ticket_type"]
+class OrderAdmin(CanCancel, ReadOnlyAdmin):
+    list_display = ["id", "user", "event", "ticket_type", "status", "quantity", "active", "total", "refunded"]
+    list_filter = ["status", "event", "ticket_type"]
+    actions = [cancel_orders]
     search_fields = ["user__email", "user__name", "id"]
     list_select_related = ["user", "event", "ticket_type"]
     inlines = [TicketInline]
 
 
 @admin.register(Ticket)
-class TicketAdmin(ReadOnlyAdmin):
-    list_display = ["id", "ticket_type", "holder", "checked_in_at", "checked_in_by"]
-    list_filter = ["ticket_type__event", "ticket_type", ("checked_in_at", admin.EmptyFieldListFilter)]
+class TicketAdmin(CanCancel, ReadOnlyAdmin):
+    list_display = ["id", "ticket_type", "holder", "status", "checked_in_at", "checked_in_by"]
+    list_filter = ["status", "ticket_type__event", "ticket_type"]
+    actions = [cancel_tickets]
     search_fields = ["qr_token", "order__user__email"]
     list_select_related = ["ticket_type__event", "order__user", "checked_in_by"]
 

@@ -8,12 +8,19 @@ from ticketing.services.allocation import DrainResult, drain_due_queues, drain_e
 from ticketing.services.checkin import can_check_in, check_in_ticket
 from ticketing.services.csvlog import flush_transactions_csv
 from ticketing.services.notifications import send_outbox
-from ticketing.services.orders import can_manage_orders, cancel_event, cancel_order, record_refund
-from ticketing.services.queue import cancel_request, enqueue_request
+from ticketing.services.orders import (
+    buyer_may_cancel,
+    can_manage_orders,
+    cancel_event,
+    cancel_order,
+    record_refund,
+)
+from ticketing.services.queue import cancel_request, enqueue_request, tickets_on_sale
 from ticketing.services.wakeups import request_drain, wake_if_unplaced
 
 __all__ = [
     "DrainResult",
+    "buyer_may_cancel",
     "can_check_in",
     "can_manage_orders",
     "cancel_event",
@@ -27,5 +34,6 @@ __all__ = [
     "record_refund",
     "request_drain",
     "send_outbox",
+    "tickets_on_sale",
     "wake_if_unplaced",
 ]

@@ -13,9 +13,6 @@ from django.utils import timezone
 from events.models import Event
 from ticketing.models import Order, OutboxEmail
 
-# A claimed email is left to its sender this long; past it, another run sends it (the first
-# sender died, or hangs on the mail server).
-CLAIM_SECONDS = 120
 BATCH = 100
 
 SUBJECTS = {
@@ -37,7 +34,9 @@ def send_outbox(*, limit: int = BATCH, now=None) -> int:
     if not ids:
         return 0
     OutboxEmail.objects.filter(free, pk__in=ids, sent_at__isnull=True).update(
-        claim=claim, claimed_until=now + timedelta(seconds=CLAIM_SECONDS)
+        # Past the claim another run sends it: this sender died, or hangs on the mail server.
+        claim=claim,
+        claimed_until=now + timedelta(seconds=settings.OUTBOX_CLAIM_SECONDS),
     )
     emails = list(OutboxEmail.objects.filter(pk__in=ids, claim=claim, sent_at__isnull=True))
     sent = 0

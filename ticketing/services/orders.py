@@ -115,6 +115,15 @@ def cancel_event(*, user, event_id: int, reason: str = "", now=None) -> Event:
     return event
 
 
+def buyer_may_cancel(*, event: Event, now=None) -> bool:
+    """Whether buyers may still cancel their own tickets for the event."""
+    try:
+        _check_buyer_may_cancel(event=event, now=now or timezone.now())
+    except errors.NotCancellable:
+        return False
+    return True
+
+
 def _check_buyer_may_cancel(*, event: Event, now) -> None:
     deadline = event.cancellation_deadline
     if deadline is None:

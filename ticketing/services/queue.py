@@ -11,6 +11,12 @@ from ticketing.services import ledger, limits, places, rawsql
 Status = TicketRequest.Status
 
 
+def tickets_on_sale(ticket_type) -> int:
+    """Tickets a new request may take: none while anyone waits, since tickets that come back are
+    held for the waiting list rather than put on sale again. (`ticket_type.waiting` is its count.)"""
+    return 0 if ticket_type.waiting else ticket_type.remaining
+
+
 def check_can_request(*, event: Event, now) -> None:
     """Raise unless the event takes requests at this moment."""
     state = event.sale_state(now)
@@ -85,8 +91,7 @@ def _create_request(
         raise errors.InvalidQuantity(
             f"You can ask for 1 to {ticket_type.max_per_request} {ticket_type.name} tickets at a time."
         )
-    # Tickets that come back are held for the waiting list, not put on sale again.
-    remaining = 0 if ticket_type.waiting else ticket_type.remaining
+    remaining = tickets_on_sale(ticket_type)
     waiting = quantity > remaining
     if waiting and not wait_if_sold_out:
         if remaining <= 0:

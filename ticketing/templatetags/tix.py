@@ -27,6 +27,17 @@ def can_check_in(user) -> bool:
 
 
 @register.filter
+def on_sale(ticket_type) -> int:
+    """Tickets a new request may take (none while a waiting list holds the ones that come back)."""
+    return services.tickets_on_sale(ticket_type)
+
+
+@register.filter
+def can_manage_orders(user) -> bool:
+    return services.can_manage_orders(user)
+
+
+@register.filter
 def percent_of(part, whole) -> int:
     """part as a whole percentage of whole, 0 when whole is 0."""
     try:

@@ -61,3 +61,186 @@ def test_transactions_export_as_csv(client, admin_user, served_request):
     lines = b"".join(response.streaming_content).decode().strip().splitlines()
     assert lines[0].startswith("transaction_id,timestamp,kind")
     assert [line.split(",")[2] for line in lines[1:]] == ["queued", "fulfilled"]
+
+
+# Nothing that holds money or admissions is deleted; cancellations are audited actions.
+
+
+def inline_post(event, ticket_types, **changes):
+    """The event's change form as the admin posts it, with changes to the inline rows."""
+    data = {
+        "name": event.name,
+        "slug": event.slug,
+        "description": event.description,
+        "venue": event.venue,
+        "starts_at_0": event.starts_at.strftime("%Y-%m-%d"),
+        "starts_at_1": event.starts_at.strftime("%H:%M:%S"),
+        "sale_opens_at_0": event.sale_opens_at.strftime("%Y-%m-%d"),
+        "sale_opens_at_1": event.sale_opens_at.strftime("%H:%M:%S"),
+        "max_tickets_per_user": event.max_tickets_per_user,
+        "ticket_types-TOTAL_FORMS": len(ticket_types),
+        "ticket_types-INITIAL_FORMS": len(ticket_types),
+        "ticket_types-MIN_NUM_FORMS": 0,
+        "ticket_types-MAX_NUM_FORMS": 1000,
+    }
+    for i, t in enumerate(ticket_types):
+        row = {
+            "id": t.pk,
+            "event": event.pk,
+            "name": t.name,
+            "price": t.price,
+            "capacity": t.capacity,
+            "priority": t.priority,
+            "max_per_request": t.max_per_request,
+        }
+        row.update(changes.get(t.name, {}))
+        data.update({f"ticket_types-{i}-{k}": v for k, v in row.items()})
+    return data
+
+
+def test_deleting_a_ticket_type_with_orders_from_the_event_inline_is_refused(
+    client, admin_user, served_request, event, vip, regular
+):
+    client.force_login(admin_user)
+    url = reverse("admin:events_event_change", args=[event.pk])
+    response = client.post(url, inline_post(event, [vip, regular], VIP={"DELETE": "on"}))
+    assert response.status_code == 200  # the form again, with the error
+    assert "would require deleting the following protected related objects" in response.content.decode()
+    assert event.ticket_types.filter(pk=vip.pk).exists()
+    vip.refresh_from_db()
+    assert vip.sold == 2
+
+
+def test_deleting_an_event_with_orders_is_refused_and_cancelling_offered(
+    client, admin_user, served_request, event
+):
+    client.force_login(admin_user)
+    page = client.get(reverse("admin:events_event_delete", args=[event.pk])).content.decode()
+    assert "Cancel selected events" in page
+    client.post(reverse("admin:events_event_delete", args=[event.pk]), {"post": "yes"})
+    assert type(event).objects.filter(pk=event.pk).exists()
+
+
+def test_deleting_a_buyer_with_orders_is_refused_and_deactivation_offered(
+    client, admin_user, buyer, served_request
+):
+    client.force_login(admin_user)
+    page = client.get(reverse("admin:accounts_user_delete", args=[buyer.pk])).content.decode()
+    assert "Untick" in page
+    client.post(reverse("admin:accounts_user_delete", args=[buyer.pk]), {"post": "yes"})
+    assert type(buyer).objects.filter(pk=buyer.pk).exists()
+
+
+def test_a_capacity_change_in_the_admin_is_audited(client, admin_user, event, vip, regular):
+    from ticketing.models import AuditEntry
+
+    client.force_login(admin_user)
+    url = reverse("admin:events_event_change", args=[event.pk])
+    response = client.post(url, inline_post(event, [vip, regular], VIP={"capacity": 25}))
+    assert response.status_code == 302, response.content.decode()[:2000]
+    entry = AuditEntry.objects.get(kind="capacity_changed")
+    assert (entry.ticket_type_id, entry.quantity, entry.actor_id) == (vip.pk, 25, admin_user.pk)
+
+
+def test_moving_a_ticket_type_with_sales_to_another_event_is_refused(
+    client, admin_user, served_request, make_event, vip
+):
+    other = make_event()
+    client.force_login(admin_user)
+    url = reverse("admin:events_tickettype_change", args=[vip.pk])
+    data = {
+        "event": other.pk,
+        "name": vip.name,
+        "price": vip.price,
+        "capacity": vip.capacity,
+        "priority": vip.priority,
+        "max_per_request": vip.max_per_request,
+    }
+    response = client.post(url, data)
+    assert response.status_code == 200
+    assert "cannot move to another event" in response.content.decode()
+    vip.refresh_from_db()
+    assert vip.event_id != other.pk
+
+
+def test_changing_the_priority_while_requests_wait_is_refused(client, admin_user, buyer, vip):
+    services.enqueue_request(user=buyer, ticket_type_id=vip.pk, quantity=1)
+    client.force_login(admin_user)
+    data = {
+        "event": vip.event_id,
+        "name": vip.name,
+        "price": vip.price,
+        "capacity": vip.capacity,
+        "priority": 99,
+        "max_per_request": vip.max_per_request,
+    }
+    response = client.post(reverse("admin:events_tickettype_change", args=[vip.pk]), data)
+    assert "change the priority once they have been served" in response.content.decode()
+    vip.refresh_from_db()
+    assert vip.priority == 10
+
+
+def test_cancel_orders_action_asks_for_a_reason_then_cancels_and_audits(
+    client, admin_user, buyer, served_request
+):
+    from ticketing.models import AuditEntry, Order
+
+    order = Order.objects.get()
+    client.force_login(admin_user)
+    url = reverse("admin:ticketing_order_changelist")
+    selection = {"action": "cancel_orders", "_selected_action": [order.pk]}
+    page = client.post(url, selection)
+    assert page.status_code == 200 and "Yes, cancel orders" in page.content.decode()
+    order.refresh_from_db()
+    assert order.status == "confirmed"  # nothing happens before the confirmation
+    response = client.post(url, {**selection, "confirm": "yes", "reason": "refund requested"})
+    assert response.status_code == 302
+    order.refresh_from_db()
+    assert order.status == "cancelled"
+    entry = AuditEntry.objects.get(kind="order_cancelled")
+    assert (entry.actor_id, entry.reason) == (admin_user.pk, "refund requested")
+
+
+def test_cancel_tickets_action_reports_a_checked_in_ticket_and_cancels_the_other(
+    client, admin_user, door_staff, served_request
+):
+    from ticketing.models import Ticket
+
+    used, other = Ticket.objects.order_by("pk")
+    services.check_in_ticket(qr_token=used.qr_token, staff_user=door_staff)
+    client.force_login(admin_user)
+    url = reverse("admin:ticketing_ticket_changelist")
+    client.post(
+        url, {"action": "cancel_tickets", "_selected_action": [other.pk], "confirm": "yes", "reason": "x"}
+    )
+    response = client.post(
+        url,
+        {"action": "cancel_tickets", "_selected_action": [used.pk], "confirm": "yes", "reason": "x"},
+        follow=True,
+    )
+    assert "checked in, so it cannot be cancelled" in response.content.decode()
+    assert dict(Ticket.objects.values_list("pk", "status")) == {used.pk: "checked_in", other.pk: "cancelled"}
+
+
+def test_cancel_events_action_cancels_the_event(client, admin_user, served_request, event):
+    client.force_login(admin_user)
+    url = reverse("admin:events_event_changelist")
+    selection = {
+        "action": "cancel_events",
+        "_selected_action": [event.pk],
+        "confirm": "yes",
+        "reason": "storm",
+    }
+    assert client.post(url, selection).status_code == 302
+    event.refresh_from_db()
+    assert event.cancelled_at is not None
+
+
+def test_staff_without_the_cancel_permission_are_not_offered_the_actions(client, make_user, served_request):
+    from django.contrib.auth.models import Permission
+
+    clerk = make_user(is_staff=True)
+    clerk.user_permissions.add(*Permission.objects.filter(codename__in=["view_order", "view_ticket"]))
+    client.force_login(clerk)
+    page = client.get(reverse("admin:ticketing_order_changelist")).content.decode()
+    assert "cancel_orders" not in page

@@ -1,5 +1,6 @@
 """The events list and the event page with its request form."""
 
+import re
 from datetime import timedelta
 
 import pytest
@@ -155,3 +156,17 @@ def test_navigation_offers_staff_their_pages(client, admin_user):
     client.force_login(admin_user)
     body = client.get("/events/").content.decode()
     assert "Dashboard" in body and ">Door<" in body
+
+
+def test_a_sold_out_type_offers_its_waiting_list_and_choosing_it_joins(client, buyer, event, vip):
+    TicketType.objects.filter(pk=vip.pk).update(sold=vip.capacity)
+    client.force_login(buyer)
+    page = client.get(reverse("events:detail", args=[event.pk])).content.decode()
+    assert "sold out: join the waiting list" in page
+    offered = re.search(r'name="waiting_offered" value="([^"]*)"', page).group(1)
+    assert offered.split() == [str(vip.pk)]
+    response = ask(client, event, vip, waiting_offered=offered)
+    request = TicketRequest.objects.get()
+    assert response["Location"] == request.get_absolute_url()
+    assert (request.status, request.wait_if_sold_out) == ("waiting", True)
+    assert "on the waiting list" in client.get(request.get_absolute_url()).content.decode()

@@ -11,7 +11,12 @@ from django.core.exceptions import PermissionDenied
 from ticketing import errors
 
 # A refusal about one field is shown beside that field; every other one above the form.
-FIELD_FOR_CODE = {"invalid_quantity": "quantity", "unknown_ticket_type": "ticket_type"}
+FIELD_FOR_CODE = {
+    "invalid_quantity": "quantity",
+    "unknown_ticket_type": "ticket_type",
+    "invalid_tickets": "tickets",
+    "invalid_refund": "refund",
+}
 
 
 @dataclass

@@ -27,6 +27,7 @@ def event_detail(request, pk):
                 user=request.user,
                 ticket_type_id=form.cleaned_data["ticket_type"].pk,
                 quantity=form.cleaned_data["quantity"],
+                wait_if_sold_out=form.wants_waiting_list(),
                 idempotency_key=form.cleaned_data["idempotency_key"] or None,
             )
             if outcome.error is None:

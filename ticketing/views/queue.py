@@ -37,5 +37,5 @@ def request_cancel(request, pk):
     ticket_request = _own_request(request, pk)
     outcome = attempt(services.cancel_request, request=request, user=request.user, request_id=pk)
     if outcome.error is None:
-        messages.success(request, "Your request was cancelled and has left the queue.")
+        messages.success(request, "Your request was cancelled.")
     return redirect(ticket_request)

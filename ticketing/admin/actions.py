@@ -1,0 +1,105 @@
+"""Admin actions that cancel, each behind a confirmation page that asks for a reason."""
+
+from collections import defaultdict
+
+from django import forms
+from django.contrib import admin, messages
+from django.contrib.admin.helpers import ACTION_CHECKBOX_NAME
+from django.template.response import TemplateResponse
+
+from ticketing import errors, services
+
+
+class ReasonForm(forms.Form):
+    reason = forms.CharField(
+        max_length=200, label="Reason", help_text="Kept in the audit log; buyers are emailed."
+    )
+
+
+class CanCancel:
+    """Staff who manage orders may use the cancelling actions (Django checks has_cancel_permission)."""
+
+    def has_cancel_permission(self, request):
+        return services.can_manage_orders(request.user)
+
+
+def _confirmed(modeladmin, request, queryset, *, title: str, consequence: str, perform, items=None):
+    """The confirmation page, or after it, perform(item, reason) for each item (the selected
+    objects unless given) and report what was done and what was refused."""
+    form = ReasonForm(request.POST if "confirm" in request.POST else None)
+    if form.is_valid():
+        done, refused = 0, []
+        for label, item in items if items is not None else [(str(obj), obj) for obj in queryset]:
+            try:
+                perform(item, form.cleaned_data["reason"])
+                done += 1
+            except errors.TicketingError as exc:
+                refused.append(f"{label}: {exc.message}")
+        if done:
+            modeladmin.message_user(request, f"{title}: {done} done.", messages.SUCCESS)
+        for line in refused:
+            modeladmin.message_user(request, line, messages.WARNING)
+        return None
+    context = {
+        **modeladmin.admin_site.each_context(request),
+        "title": title,
+        "consequence": consequence,
+        "objects": list(queryset),
+        "form": form,
+        "opts": modeladmin.model._meta,
+        "action": request.POST.get("action", ""),
+        "selected": request.POST.getlist(ACTION_CHECKBOX_NAME),
+        "action_checkbox_name": ACTION_CHECKBOX_NAME,
+    }
+    return TemplateResponse(request, "admin/ticketing/confirm_cancel.html", context)
+
+
+@admin.action(description="Cancel selected orders…", permissions=["cancel"])
+def cancel_orders(modeladmin, request, queryset):
+    return _confirmed(
+        modeladmin,
+        request,
+        queryset,
+        title="Cancel orders",
+        consequence="Every ticket of these orders not yet checked in stops admitting anyone and goes "
+        "back on sale, to the waiting list first. Each buyer is emailed. Refunds are recorded on the "
+        "order's page.",
+        perform=lambda order, reason: services.cancel_order(
+            user=request.user, order_id=order.pk, reason=reason
+        ),
+    )
+
+
+@admin.action(description="Cancel selected tickets…", permissions=["cancel"])
+def cancel_tickets(modeladmin, request, queryset):
+    by_order = defaultdict(list)
+    for ticket in queryset.order_by("pk"):
+        by_order[ticket.order_id].append(ticket.pk)
+    return _confirmed(
+        modeladmin,
+        request,
+        queryset,
+        title="Cancel tickets",
+        consequence="These tickets stop admitting anyone and go back on sale, to the waiting list "
+        "first; checked-in tickets cannot be cancelled. Each buyer is emailed.",
+        # One cancellation per order, so each order moves (and is audited) once.
+        items=[(f"Order #{order_id}", (order_id, ids)) for order_id, ids in sorted(by_order.items())],
+        perform=lambda item, reason: services.cancel_order(
+            user=request.user, order_id=item[0], ticket_ids=item[1], reason=reason
+        ),
+    )
+
+
+@admin.action(description="Cancel selected events…", permissions=["cancel"])
+def cancel_events(modeladmin, request, queryset):
+    return _confirmed(
+        modeladmin,
+        request,
+        queryset,
+        title="Cancel events",
+        consequence="Every queued or waiting request is cancelled, every ticket not yet checked in "
+        "stops admitting anyone, and every buyer is emailed. This cannot be undone.",
+        perform=lambda event, reason: services.cancel_event(
+            user=request.user, event_id=event.pk, reason=reason
+        ),
+    )
