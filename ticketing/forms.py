@@ -34,7 +34,7 @@ class TicketRequestForm(forms.Form):
         self.fields["ticket_type"].queryset = ticket_types
         self.fields["ticket_type"].label = "Ticket type"
         most = max((t.max_per_request for t in ticket_types), default=1)
-        self.fields["quantity"].max_value = most
+        # The widget's bound for the browser; clean() judges against the chosen type.
         self.fields["quantity"].widget.attrs.update(max=most, inputmode="numeric")
         if not self.is_bound:
             self.initial["idempotency_key"] = uuid.uuid4().hex
@@ -44,6 +44,15 @@ class TicketRequestForm(forms.Form):
             first = next((t for t in ticket_types if services.tickets_on_sale(t) > 0), None)
             if first is not None:
                 self.initial["ticket_type"] = first.pk
+
+    def clean(self):
+        cleaned = super().clean()
+        chosen, quantity = cleaned.get("ticket_type"), cleaned.get("quantity")
+        if chosen is not None and quantity is not None and quantity > chosen.max_per_request:
+            self.add_error(
+                "quantity", f"You can ask for 1 to {chosen.max_per_request} {chosen.name} tickets at a time."
+            )
+        return cleaned
 
     def wants_waiting_list(self) -> bool:
         """Whether the chosen type was offered with its waiting list."""

@@ -96,6 +96,9 @@ def serve_batch(*, event_id: int, batch_size: int, result: DrainResult) -> bool:
         if not waiting and not queued:
             return False
         moves = _decide(event=event, state=state, waiting=waiting, queued=queued, types=types)
+        if not moves:
+            # Only waiting requests that do not fit yet: nothing to do until more tickets come back.
+            return False
         result.tickets += ledger.move_requests(moves=moves, now=now, in_turn=True)
         for m in moves:
             if m.to == Status.FULFILLED:

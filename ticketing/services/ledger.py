@@ -19,7 +19,7 @@ from django.db.models import F
 
 from events.models import Event, TicketType
 from ticketing.models import AuditEntry, Order, OutboxEmail, Ticket, TicketRequest, new_qr_token
-from ticketing.services import places, rawsql, wakeups
+from ticketing.services import fastpath, places, wakeups
 
 Status = TicketRequest.Status
 Kind = AuditEntry.Kind
@@ -72,13 +72,13 @@ def add_request(ticket_request: TicketRequest) -> places.Place:
     """
     r = ticket_request
     waiting = r.status == Status.WAITING
-    rawsql.bump_type_counters({(r.ticket_type_id, r.event_id): {"waiting" if waiting else "queued": 1}})
+    fastpath.bump_type_counters({(r.ticket_type_id, r.event_id): {"waiting" if waiting else "queued": 1}})
     place = places.take_number(event_id=r.event_id, priority=r.priority)
     r.seq = place.number
     if waiting:
         # It leaves the queue as it joins: the places behind it must not count it.
         places.count_left(event_id=r.event_id, by_priority={r.priority: 1}, how="skipped")
-    rawsql.insert_instance(r)
+    fastpath.insert_instance(r)
     _audit(
         Kind(r.status),
         event_id=r.event_id,
@@ -125,7 +125,9 @@ def move_requests(*, moves: list[Move], now, in_turn: bool, actor_id: int | None
 
     orders = _insert_orders(fulfilled=fulfilled, now=now) if fulfilled else []
     _insert_tickets(orders=orders, fulfilled=fulfilled)
-    rawsql.insert_request_audit(request_ids=[m.request.pk for m in moves], created_at=now, actor_id=actor_id)
+    fastpath.insert_request_audit(
+        request_ids=[m.request.pk for m in moves], created_at=now, actor_id=actor_id
+    )
 
     counts = defaultdict(Counter)
     left_queue = Counter()
@@ -137,7 +139,7 @@ def move_requests(*, moves: list[Move], now, in_turn: bool, actor_id: int | None
             counts[key]["waiting"] += 1
         if r.status == Status.QUEUED:
             left_queue[r.priority] += 1
-    rawsql.bump_type_counters(counts)
+    fastpath.bump_type_counters(counts)
     # Last: the queue counter row is shared with arrivals, which wait while it is locked.
     event_id = moves[0].request.event_id
     places.count_left(event_id=event_id, by_priority=left_queue, how="decided" if in_turn else "skipped")
@@ -197,7 +199,7 @@ def _insert_orders(*, fulfilled: list[Pending], now) -> list[int]:
         "refunded",
         "created_at",
     ]
-    by_request = dict(rawsql.insert_rows(Order, columns, rows, returning="request_id, id"))
+    by_request = dict(fastpath.insert_rows(Order, columns, rows, returning="request_id, id"))
     return [by_request[r.pk] for r in fulfilled]
 
 
@@ -208,7 +210,7 @@ def _insert_tickets(*, orders: list[int], fulfilled: list[Pending]) -> None:
         for order_id, r in zip(orders, fulfilled, strict=True)
         for _ in range(r.quantity)
     ]
-    rawsql.insert_rows(Ticket, ["order_id", "ticket_type_id", "qr_token", "status"], rows)
+    fastpath.insert_rows(Ticket, ["order_id", "ticket_type_id", "qr_token", "status"], rows)
 
 
 # Orders and tickets
@@ -229,7 +231,7 @@ def cancel_tickets(
         raise CounterConflict(f"order {order.pk}: {len(ticket_ids)} tickets to cancel, {n} were valid")
     if TicketType.objects.filter(pk=order.ticket_type_id, sold__gte=n).update(sold=F("sold") - n) != 1:
         raise CounterConflict(f"ticket type {order.ticket_type_id} has fewer than {n} sold")
-    rawsql.bump_type_counters({(order.ticket_type_id, order.event_id): {"cancelled": n}})
+    fastpath.bump_type_counters({(order.ticket_type_id, order.event_id): {"cancelled": n}})
     order.active -= n
     order.status = Order.Status.CANCELLED if order.active == 0 else Order.Status.PARTLY_CANCELLED
     order.cancelled_at = now if order.active == 0 else order.cancelled_at
@@ -280,7 +282,7 @@ def check_in(*, ticket_id: int, staff_id: int, now) -> bool:
         return False
     ticket = Ticket.objects.select_related("order").get(pk=ticket_id)
     order = ticket.order
-    rawsql.bump_type_counters({(ticket.ticket_type_id, order.event_id): {"checked_in": 1}})
+    fastpath.bump_type_counters({(ticket.ticket_type_id, order.event_id): {"checked_in": 1}})
     _audit(
         Kind.CHECKED_IN,
         event_id=order.event_id,
@@ -326,7 +328,7 @@ def mark_event_cancelled(
 
 
 def _audit(kind: str, **fields) -> None:
-    rawsql.insert_instance(AuditEntry(kind=kind, **fields))
+    fastpath.insert_instance(AuditEntry(kind=kind, **fields))
 
 
 def _owe_emails(emails: list[tuple], *, now) -> None:
@@ -334,7 +336,7 @@ def _owe_emails(emails: list[tuple], *, now) -> None:
     if not emails:
         return
     created = OutboxEmail._meta.get_field("created_at").get_db_prep_save(now, connection)
-    rawsql.insert_rows(
+    fastpath.insert_rows(
         OutboxEmail,
         ["kind", "user_id", "event_id", "order_id", "claim", "attempts", "created_at"],
         [(*e, "", 0, created) for e in emails],

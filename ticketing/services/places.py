@@ -21,7 +21,7 @@ from typing import NamedTuple
 from django.db.models import F
 
 from ticketing.models import QueueCounter, TicketRequest
-from ticketing.services import rawsql
+from ticketing.services import fastpath
 
 DRAW_SPAN = 2**62
 
@@ -44,7 +44,7 @@ def take_number(*, event_id: int, priority: int) -> Place:
     Call it as late as possible in the queuing transaction: the counter row stays locked, and
     other arrivals of the same priority wait for it, until that transaction ends.
     """
-    return Place(*rawsql.take_queue_number(event_id=event_id, priority=priority))
+    return Place(*fastpath.take_queue_number(event_id=event_id, priority=priority))
 
 
 def count_left(*, event_id: int, by_priority: dict[int, int], how: str) -> None:
@@ -75,6 +75,6 @@ def place_waiting_room(*, event_id: int) -> int:
         numbers = sorted(seq for _, _, seq in group)
         places.update(zip((pk for _, pk, _ in sorted(group)), numbers, strict=True))
     # Through negative numbers, so no two requests ever hold the same place mid-update.
-    rawsql.set_column(TicketRequest, "seq", {pk: -seq for pk, seq in places.items()})
-    rawsql.set_column(TicketRequest, "seq", places, clear="draw")
+    fastpath.set_column(TicketRequest, "seq", {pk: -seq for pk, seq in places.items()})
+    fastpath.set_column(TicketRequest, "seq", places, clear="draw")
     return len(places)

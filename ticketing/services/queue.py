@@ -6,7 +6,7 @@ from django.utils import timezone
 from events.models import Event, SaleState
 from ticketing import errors
 from ticketing.models import TicketRequest
-from ticketing.services import ledger, limits, places, rawsql
+from ticketing.services import fastpath, ledger, limits, places
 
 Status = TicketRequest.Status
 
@@ -50,7 +50,7 @@ def enqueue_request(
             # One buyer's requests are serialized, so parallel requests cannot beat the limit.
             # The same statement checks the account is still active: the API authenticates
             # this call from its token alone, without reading the user.
-            found, ticket_type = rawsql.lock_buyer_and_read_type(
+            found, ticket_type = fastpath.lock_buyer_and_read_type(
                 user_id=user.pk, ticket_type_id=ticket_type_id
             )
             if not found:
@@ -97,7 +97,7 @@ def _create_request(
         if remaining <= 0:
             raise errors.SoldOut(f"{ticket_type.name} tickets for {event.name} are sold out.")
         raise errors.SoldOut(f"Only {remaining} {ticket_type.name} tickets are left.")
-    held = rawsql.tickets_held(user_id=user.pk, event_id=event.pk)
+    held = fastpath.tickets_held(user_id=user.pk, event_id=event.pk)
     limits.check_ticket_limit(event=event, held=held, quantity=quantity)
     ticket_request = TicketRequest(
         user_id=user.pk,

@@ -9,7 +9,7 @@ from django.db.models import Sum
 from django.utils import timezone
 
 from events.models import TicketType
-from ticketing import services
+from ticketing import selectors, services
 from ticketing.models import AuditEntry, Order, Ticket, TicketRequest
 from ticketing.services import allocation, ledger, places
 
@@ -236,3 +236,48 @@ def test_drain_due_queues_serves_every_event_and_a_zero_budget_serves_one_batch(
     assert {k: v.fulfilled for k, v in one_tick.items()} == {events[0].pk: 2, events[1].pk: 2}
     rest = services.drain_due_queues()
     assert {k: v.fulfilled for k, v in rest.items()} == {events[0].pk: 1, events[1].pk: 1}
+
+
+def test_a_waiting_room_arrival_committing_after_the_draw_is_placed_by_a_later_batch(make_user, make_event):
+    # The sale opened 10 s ago; arrivals that read the clock 30 s ago were in the waiting room.
+    event = make_event(opens_in=timedelta(seconds=-10), waiting_room=timedelta(minutes=-5))
+    vip = event.ticket_types.get(name="VIP")
+    before_opening = timezone.now() - timedelta(seconds=30)
+    early = services.enqueue_request(user=make_user(), ticket_type_id=vip.pk, quantity=1, now=before_opening)
+    after = services.enqueue_request(user=make_user(), ticket_type_id=vip.pk, quantity=1)
+    services.drain_event_queue(event_id=event.pk)  # the draw: places `early`
+    # An arrival that read the clock before the opening but committed after the draw: it carries
+    # a draw, and the next batch places it (it keeps its own number: nobody else is unplaced).
+    late = services.enqueue_request(user=make_user(), ticket_type_id=vip.pk, quantity=1, now=before_opening)
+    assert late.draw is not None
+    assert selectors.queue_position(ticket_request=late).waiting_room
+    services.drain_event_queue(event_id=event.pk)
+    statuses = dict(TicketRequest.objects.values_list("pk", "status"))
+    assert statuses == {early.pk: "fulfilled", after.pk: "fulfilled", late.pk: "fulfilled"}
+    assert not TicketRequest.objects.filter(draw__isnull=False).exists()
+
+
+def test_the_sweep_serves_queues_sends_owed_emails_and_logs_every_entry(
+    make_user, make_event, settings, tmp_path
+):
+    from django.core import mail
+
+    from ticketing import tasks
+    from ticketing.tests.csvfiles import read_csv
+
+    settings.TRANSACTIONS_CSV = tmp_path / "log.csv"
+    events = [make_event(), make_event()]
+    for event in events:
+        vip = event.ticket_types.get(name="VIP")
+        services.enqueue_request(user=make_user(), ticket_type_id=vip.pk, quantity=1)
+    summary = tasks.sweep()
+    assert sorted(summary["events"]) == sorted(e.pk for e in events)
+    assert all(r["fulfilled"] == 1 for r in summary["events"].values())
+    assert summary["emails"] == 2 == len(mail.outbox)
+    assert [row["kind"] for row in read_csv(settings.TRANSACTIONS_CSV)] == [
+        "queued",
+        "queued",
+        "fulfilled",
+        "fulfilled",
+    ]
+    assert tasks.sweep() == {"events": {}, "emails": 0, "csv_rows": 0}

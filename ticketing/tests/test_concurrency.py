@@ -108,10 +108,10 @@ def test_two_drains_started_at_once_serve_the_queue_in_order(make_user, make_eve
 
 
 def try_enqueue(user_id, ticket_type_id, quantity, barrier_at):
-    from ticketing.services import rawsql
+    from ticketing.services import fastpath
 
     user = get_user_model().objects.get(pk=user_id)
-    real_tickets_held = rawsql.tickets_held
+    real_tickets_held = fastpath.tickets_held
 
     def slow_tickets_held(**kwargs):
         # Widen the window between reading what the buyer holds and writing the new request,
@@ -120,7 +120,7 @@ def try_enqueue(user_id, ticket_type_id, quantity, barrier_at):
         time.sleep(0.2)
         return held
 
-    rawsql.tickets_held = slow_tickets_held
+    fastpath.tickets_held = slow_tickets_held
     time.sleep(max(0.0, barrier_at - time.time()))
     try:
         services.enqueue_request(user=user, ticket_type_id=ticket_type_id, quantity=quantity)

@@ -170,3 +170,19 @@ def test_a_sold_out_type_offers_its_waiting_list_and_choosing_it_joins(client, b
     assert response["Location"] == request.get_absolute_url()
     assert (request.status, request.wait_if_sold_out) == ("waiting", True)
     assert "on the waiting list" in client.get(request.get_absolute_url()).content.decode()
+
+
+@pytest.mark.parametrize("quantity", [3, 10**12])
+def test_the_form_itself_refuses_a_quantity_over_the_chosen_types_limit(
+    client, buyer, event, regular, quantity, monkeypatch
+):
+    from ticketing import services
+
+    TicketType.objects.filter(pk=regular.pk).update(max_per_request=2)
+    monkeypatch.setattr(services, "enqueue_request", lambda **kw: pytest.fail("the form let it through"))
+    client.force_login(buyer)
+    response = ask(client, event, regular, quantity=quantity)
+    assert response.status_code == 400
+    assert response.context["form"].errors["quantity"] == [
+        "You can ask for 1 to 2 Regular tickets at a time."
+    ]

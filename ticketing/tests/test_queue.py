@@ -3,11 +3,14 @@
 from datetime import timedelta
 
 import pytest
+from django.utils import timezone
 
 from ticketing import errors, services
-from ticketing.models import AuditEntry, TicketRequest
+from ticketing.models import AuditEntry, Order, TicketRequest
 
 pytestmark = pytest.mark.django_db
+
+DAY = timedelta(days=1)
 
 
 def test_enqueue_creates_a_queued_request_and_its_audit_entry(buyer, vip):
@@ -77,12 +80,39 @@ def test_enqueue_counts_queued_and_bought_tickets_against_the_per_user_limit(buy
     services.enqueue_request(user=buyer, ticket_type_id=regular.pk, quantity=1)
 
 
-def test_cancelled_and_rejected_requests_do_not_count_against_the_limit(buyer, make_event):
-    event = make_event(max_tickets_per_user=4)
-    regular = event.ticket_types.get(name="Regular")
+def test_cancelled_and_rejected_requests_do_not_count_against_the_limit(buyer, other_buyer, make_event):
+    event = make_event(
+        vip=None, regular=4, max_tickets_per_user=4, cancellation_deadline=timezone.now() + DAY
+    )
+    regular = event.ticket_types.get()
+    # Cancelled while queued.
     first = services.enqueue_request(user=buyer, ticket_type_id=regular.pk, quantity=4)
     services.cancel_request(user=buyer, request_id=first.pk)
-    services.enqueue_request(user=buyer, ticket_type_id=regular.pk, quantity=4)
+    # Rejected at its turn: someone else bought 3 first, so 4 no longer fit.
+    services.enqueue_request(user=other_buyer, ticket_type_id=regular.pk, quantity=3)
+    rejected = services.enqueue_request(user=buyer, ticket_type_id=regular.pk, quantity=4)
+    services.drain_event_queue(event_id=event.pk)
+    rejected.refresh_from_db()
+    assert (rejected.status, rejected.reason) == ("rejected", "sold_out")
+    # Bought, then cancelled.
+    bought = services.enqueue_request(user=buyer, ticket_type_id=regular.pk, quantity=1)
+    services.drain_event_queue(event_id=event.pk)
+    services.cancel_order(user=buyer, order_id=Order.objects.get(request=bought).pk)
+    # None of the 9 tickets asked for above is held, so all 4 may be asked for again.
+    last = services.enqueue_request(user=buyer, ticket_type_id=regular.pk, quantity=4, wait_if_sold_out=True)
+    assert last.status in ("queued", "waiting")
+    with pytest.raises(errors.LimitExceeded, match="you already have 4"):
+        services.enqueue_request(user=buyer, ticket_type_id=regular.pk, quantity=1, wait_if_sold_out=True)
+
+
+def test_a_waiting_request_and_a_bought_ticket_count_against_the_limit(buyer, make_event):
+    event = make_event(vip=None, regular=2, max_tickets_per_user=3)
+    regular = event.ticket_types.get()
+    services.enqueue_request(user=buyer, ticket_type_id=regular.pk, quantity=2)
+    services.drain_event_queue(event_id=event.pk)
+    services.enqueue_request(user=buyer, ticket_type_id=regular.pk, quantity=1, wait_if_sold_out=True)
+    with pytest.raises(errors.LimitExceeded, match="you already have 3"):
+        services.enqueue_request(user=buyer, ticket_type_id=regular.pk, quantity=1, wait_if_sold_out=True)
 
 
 def test_idempotency_key_returns_the_first_request_again(buyer, vip):

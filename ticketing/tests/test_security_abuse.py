@@ -14,7 +14,7 @@ from rest_framework_simplejwt.tokens import AccessToken
 
 from conftest import requires_postgres
 from ticketing.models import AuditEntry, TicketRequest
-from ticketing.services import rawsql
+from ticketing.services import fastpath
 from ticketing.tests.processes import in_parallel
 
 pytestmark = pytest.mark.django_db
@@ -76,14 +76,14 @@ def test_registration_is_throttled_per_client(settings):
 def slow_limit_check(monkeypatch):
     # Widen the window between reading what the buyer holds and writing the new request, so
     # that without the per-user lock every parallel request would read the same total.
-    real = rawsql.tickets_held
+    real = fastpath.tickets_held
 
     def slow(**kwargs):
         held = real(**kwargs)
         time.sleep(0.2)
         return held
 
-    monkeypatch.setattr(rawsql, "tickets_held", slow)
+    monkeypatch.setattr(fastpath, "tickets_held", slow)
 
 
 def post_request(user, ticket_type_id, quantity, **headers):

@@ -75,3 +75,18 @@ def test_menu_exits_cleanly_at_end_of_input(demo, monkeypatch):
     out = run(stdin="1\n\n", monkeypatch=monkeypatch)
     assert out.count("EventTix operator menu") == 2
     assert "Demo Event (id=1)" in out
+
+
+def test_until_empty_stops_when_only_a_waiting_list_is_left(demo):
+    from events.models import TicketType
+
+    TicketType.objects.filter(name="VIP").update(capacity=2)
+    run("enqueue", "--type", "VIP", "--email", "demo@local.test", "--quantity", "2")
+    out = run(
+        "enqueue", "--type", "VIP", "--email", "door@local.test", "--quantity", "1", "--wait-if-sold-out"
+    )
+    assert "on the waiting list" not in out  # queued: its turn has not come yet
+    # The second request turns waiting at its turn; the loop ends although it is still waiting.
+    assert "1 fulfilled (2 tickets), 0 rejected, 1 to the waiting list" in run("process", "--until-empty")
+    assert TicketRequest.objects.filter(status="waiting").count() == 1
+    assert re.search(r"VIP\s+2\s+2\s+0\s+0\s+1", run("availability"))

@@ -19,15 +19,24 @@ class Command(BaseCommand):
 
     def add_arguments(self, parser):
         sub = parser.add_subparsers(dest="action")
-        p = sub.add_parser("availability", help="Capacity, sold, remaining and queued per ticket type.")
+        p = sub.add_parser(
+            "availability", help="Capacity, sold, remaining, queued and waiting per ticket type."
+        )
         p.add_argument("--event", type=int, default=1)
         p = sub.add_parser("enqueue", help="Put a request in the queue for a user.")
         p.add_argument("--event", type=int, default=1)
         p.add_argument("--type", dest="type_name", default="Regular", help="Ticket type name, e.g. VIP.")
         p.add_argument("--email", default="demo@local.test")
         p.add_argument("--quantity", type=int, default=1)
-        p = sub.add_parser("process", help="Serve one batch of every event's queue.")
-        p.add_argument("--until-empty", action="store_true", help="Keep serving until the queues are empty.")
+        p.add_argument(
+            "--wait-if-sold-out", action="store_true", help="Join the waiting list if too few are left."
+        )
+        p = sub.add_parser("process", help="Serve one batch of every event's queue and waiting lists.")
+        p.add_argument(
+            "--until-empty",
+            action="store_true",
+            help="Keep serving until the queues are empty (waiting lists wait for tickets to come back).",
+        )
         p = sub.add_parser("transactions", help="The newest transactions.")
         p.add_argument("--last", type=int, default=10)
 
@@ -42,11 +51,15 @@ class Command(BaseCommand):
     def availability(self, *, event):
         event_obj = _event(event)
         self.stdout.write(f"{event_obj.name} (id={event_obj.pk}), sale {event_obj.sale_state()}")
-        self.stdout.write(f"  {'type':<12}{'capacity':>9}{'sold':>7}{'remaining':>11}{'queued':>8}")
+        self.stdout.write(
+            f"  {'type':<12}{'capacity':>9}{'sold':>7}{'remaining':>11}{'queued':>8}{'waiting':>9}"
+        )
         for t in selectors.ticket_types_with_queue(event_id=event_obj.pk):
-            self.stdout.write(f"  {t.name:<12}{t.capacity:>9}{t.sold:>7}{t.remaining:>11}{t.queued:>8}")
+            self.stdout.write(
+                f"  {t.name:<12}{t.capacity:>9}{t.sold:>7}{t.remaining:>11}{t.queued:>8}{t.waiting:>9}"
+            )
 
-    def enqueue(self, *, event, type_name, email, quantity):
+    def enqueue(self, *, event, type_name, email, quantity, wait_if_sold_out=False):
         event_obj = _event(event)
         ticket_type = event_obj.ticket_types.filter(name__iexact=type_name).first()
         if ticket_type is None:
@@ -55,21 +68,40 @@ class Command(BaseCommand):
         user = get_user_model().objects.filter(email__iexact=email).first()
         if user is None:
             raise CommandError(f"No user with email {email!r}.")
-        request = services.enqueue_request(user=user, ticket_type_id=ticket_type.pk, quantity=quantity)
+        request = services.enqueue_request(
+            user=user, ticket_type_id=ticket_type.pk, quantity=quantity, wait_if_sold_out=wait_if_sold_out
+        )
         position = selectors.queue_position(ticket_request=request)
-        place = "in the waiting room" if position.waiting_room else f"position {position.position}"
+        if position.waiting_list:
+            place = f"on the waiting list, position {position.position}"
+        elif position.waiting_room:
+            place = "in the waiting room"
+        else:
+            place = f"position {position.position}"
+        verb = "Waiting" if position.waiting_list else "Queued"
         self.stdout.write(
-            f"Queued request #{request.pk}: {quantity} × {ticket_type.name} for {user.email}, {place}."
+            f"{verb} request #{request.pk}: {quantity} × {ticket_type.name} for {user.email}, {place}."
         )
 
     def process(self, *, until_empty):
-        results = services.drain_due_queues(time_budget=None if until_empty else 0)
-        if not results:
+        totals = {}
+        while True:
+            results = services.drain_due_queues(time_budget=None if until_empty else 0)
+            for event_id, r in results.items():
+                total = totals.setdefault(event_id, services.DrainResult())
+                for name in ("fulfilled", "rejected", "waiting", "cancelled", "tickets"):
+                    setattr(total, name, getattr(total, name) + getattr(r, name))
+                total.more = r.more
+            moved = any(r.batches for r in results.values())  # a batch is counted only if it decided
+            # A round that decided nothing means the queues are empty (or wait for the sale to open).
+            if not until_empty or not moved:
+                break
+        if not totals:
             self.stdout.write("Nothing queued.")
-        for event_id, r in results.items():
+        for event_id, r in totals.items():
             self.stdout.write(
-                f"Event {event_id}: {r.fulfilled} fulfilled ({r.tickets} tickets), {r.rejected} rejected"
-                + (", more queued" if r.more else "")
+                f"Event {event_id}: {r.fulfilled} fulfilled ({r.tickets} tickets), {r.rejected} rejected, "
+                f"{r.waiting} to the waiting list" + (", more queued" if r.more else "")
             )
         services.flush_transactions_csv()
 
@@ -127,7 +159,7 @@ class Command(BaseCommand):
 
 _ARGS = {
     "availability": {"event"},
-    "enqueue": {"event", "type_name", "email", "quantity"},
+    "enqueue": {"event", "type_name", "email", "quantity", "wait_if_sold_out"},
     "process": {"until_empty"},
     "transactions": {"last"},
 }

@@ -1,12 +1,13 @@
-"""Speed plumbing: every statement EventTix writes by hand, and every private Django API it uses.
+"""The fast path: every statement EventTix writes by hand, and every private Django or DRF API it uses.
 
-Each exists because the ORM's version cost the on-sale's hottest paths (joining the queue, the
-drain) measurably more CPU (BENCHMARKS.md); each has a test in tests/test_rawsql.py holding it to
-the plain ORM's answer, so a Django upgrade breaks that one file loudly. The drain writes thousands
+Each exists because the plain version cost the on-sale's hottest paths (joining the queue, the
+drain) measurably more CPU (BENCHMARKS.md); each has a test in tests/test_fastpath.py holding it
+to the plain ORM's (or DRF's) answer, so an upgrade breaks that one file loudly. The drain writes thousands
 of rows per batch: on PostgreSQL they travel as one array per column (INSERT ... SELECT FROM
 unnest), which the server parses far faster than a long VALUES list; SQLite gets VALUES.
 """
 
+import copy
 import functools
 
 from django.contrib.auth import get_user_model
@@ -246,3 +247,9 @@ def _from_row(model, attnames, values):
     if converters:
         [values] = compiler.apply_converters([values], converters)
     return model.from_db(connection.alias, attnames, values)
+
+
+def shallow_fields(serializer) -> dict:
+    """A flat read-only serializer's declared fields, copied shallowly for one use (DRF's private
+    `_declared_fields`): DRF deep-copies them for every instance, a tenth of a 202's CPU."""
+    return {name: copy.copy(field) for name, field in serializer._declared_fields.items()}

@@ -1,0 +1,182 @@
+"""Each hand-written statement and private-API use of the fast path gives the plain ORM's or DRF's answer."""
+
+import copy
+from decimal import Decimal
+
+import pytest
+from django.db import transaction
+from django.db.models import F, Sum
+from django.utils import timezone
+
+from events.models import Event, TicketType
+from ticketing import selectors, services
+from ticketing.api.serializers import TicketRequestOut
+from ticketing.models import AuditEntry, Order, QueueCounter, TicketRequest, TicketTypeCounter
+from ticketing.services import fastpath
+
+pytestmark = pytest.mark.django_db
+
+
+def enqueue(user, ticket_type, quantity):
+    return services.enqueue_request(user=user, ticket_type_id=ticket_type.pk, quantity=quantity)
+
+
+def test_insert_rows_stores_what_bulk_create_stores(buyer, vip):
+    now = timezone.now()
+    fields = {f.attname: f for f in AuditEntry._meta.concrete_fields}
+    columns = ["created_at", "kind", "event_id", "user_id", "quantity", "amount", "reason", "csv_logged"]
+    values = [now, "refunded", vip.event_id, buyer.pk, 2, Decimal("12.50"), 'a, "quoted" reason', False]
+    prepared = tuple(
+        fields[c].get_db_prep_save(v, connection_for()) for c, v in zip(columns, values, strict=True)
+    )
+    [(pk,)] = fastpath.insert_rows(AuditEntry, columns, [prepared], returning="id")
+    fastpath.insert_rows(AuditEntry, columns, [prepared] * 3)  # several rows: PostgreSQL's unnest path
+    AuditEntry.objects.bulk_create([AuditEntry(**dict(zip(columns, values, strict=True)))])
+    stored = list(AuditEntry.objects.order_by("id").values_list(*columns[1:]))
+    assert len(stored) == 5 and set(stored) == {tuple(values[1:])}
+    # bulk_create stamps its own created_at; the fast path writes the one it is given.
+    fast_rows = AuditEntry.objects.filter(pk__lte=pk + 3)
+    assert set(fast_rows.values_list("created_at", flat=True)) == {now}
+
+
+def connection_for():
+    from django.db import connection
+
+    return connection
+
+
+def test_insert_instance_stores_what_save_stores(buyer, vip):
+    fast = AuditEntry(
+        kind="queued", event_id=vip.event_id, user_id=buyer.pk, quantity=3, amount=Decimal("1.10")
+    )
+    fastpath.insert_instance(fast)
+    slow = AuditEntry(
+        kind="queued", event_id=vip.event_id, user_id=buyer.pk, quantity=3, amount=Decimal("1.10")
+    )
+    slow.save()
+    assert fast.pk and not fast._state.adding
+    names = [f.attname for f in AuditEntry._meta.concrete_fields if f.attname not in ("id", "created_at")]
+    assert AuditEntry.objects.filter(pk=fast.pk).values(*names).get() == (
+        AuditEntry.objects.filter(pk=slow.pk).values(*names).get()
+    )
+    assert AuditEntry.objects.get(pk=fast.pk).created_at is not None
+
+
+def test_id_list_sql_matches_pk_in(make_user):
+    users = [make_user() for _ in range(5)]
+    from django.contrib.auth import get_user_model
+    from django.db import connection
+
+    User = get_user_model()
+    wanted = [users[1].pk, users[3].pk]
+    membership, params = fastpath.id_list_sql(wanted)
+    with connection.cursor() as cursor:
+        cursor.execute(f"SELECT id FROM {User._meta.db_table} WHERE id {membership} ORDER BY id", params)
+        fast = [row[0] for row in cursor.fetchall()]
+    assert fast == list(User.objects.filter(pk__in=wanted).order_by("id").values_list("id", flat=True))
+
+
+def test_set_column_matches_orm_updates(make_user, vip):
+    requests = [
+        services.enqueue_request(user=make_user(), ticket_type_id=vip.pk, quantity=1) for _ in range(3)
+    ]
+    new = {r.pk: 1000 + i for i, r in enumerate(requests)}
+    fastpath.set_column(TicketRequest, "seq", new, clear="draw")
+    assert dict(TicketRequest.objects.values_list("pk", "seq")) == new
+    assert not TicketRequest.objects.filter(draw__isnull=False).exists()
+
+
+def test_take_queue_number_is_the_next_place_and_its_ahead_is_requests_ahead(make_user, event, vip, regular):
+    for t in (vip, regular, regular):
+        services.enqueue_request(user=make_user(), ticket_type_id=t.pk, quantity=1)
+    with transaction.atomic():
+        number, ahead = fastpath.take_queue_number(event_id=event.pk, priority=regular.priority)
+        counter = QueueCounter.objects.get(event=event, priority=regular.priority)
+        assert number == counter.arrived == 3
+        probe = TicketRequest(event=event, priority=regular.priority, seq=number)
+        assert ahead == selectors.requests_ahead(ticket_request=probe) == 3
+        transaction.set_rollback(True)
+
+
+def test_bump_type_counters_matches_orm_updates(vip, regular):
+    fastpath.bump_type_counters({(vip.pk, vip.event_id): {"queued": 2, "waiting": 1}})
+    fastpath.bump_type_counters({(vip.pk, vip.event_id): {"queued": -1, "checked_in": 4}})
+    TicketTypeCounter.objects.create(ticket_type=regular, event_id=regular.event_id)
+    TicketTypeCounter.objects.filter(ticket_type=regular).update(
+        queued=F("queued") + 2, waiting=F("waiting") + 1, checked_in=F("checked_in") + 4
+    )
+    TicketTypeCounter.objects.filter(ticket_type=regular).update(queued=F("queued") - 1)
+    fields = ("queued", "waiting", "checked_in", "cancelled")
+    assert TicketTypeCounter.objects.filter(ticket_type=vip).values_list(*fields).get() == (
+        TicketTypeCounter.objects.filter(ticket_type=regular).values_list(*fields).get()
+    )
+
+
+def test_tickets_held_matches_the_orm_sum(buyer, make_event):
+    event = make_event(vip=2, regular=10, cancellation_deadline=timezone.now() + timezone.timedelta(days=1))
+    vip, regular = event.ticket_types.get(name="VIP"), event.ticket_types.get(name="Regular")
+    services.enqueue_request(user=buyer, ticket_type_id=regular.pk, quantity=3)
+    services.drain_event_queue(event_id=event.pk)
+    order = Order.objects.get()
+    services.cancel_order(user=buyer, order_id=order.pk, ticket_ids=[order.tickets.first().pk])
+    services.enqueue_request(user=buyer, ticket_type_id=regular.pk, quantity=1)
+    services.enqueue_request(user=buyer, ticket_type_id=vip.pk, quantity=2)
+    services.drain_event_queue(event_id=event.pk)
+    services.enqueue_request(user=buyer, ticket_type_id=vip.pk, quantity=1, wait_if_sold_out=True)
+    pending = TicketRequest.objects.filter(user=buyer, event=event, status__in=TicketRequest.PENDING)
+    bought = Order.objects.filter(user=buyer, event=event)
+    orm = (pending.aggregate(n=Sum("quantity"))["n"] or 0) + (bought.aggregate(n=Sum("active"))["n"] or 0)
+    assert fastpath.tickets_held(user_id=buyer.pk, event_id=event.pk) == orm == 6
+
+
+def test_insert_request_audit_writes_what_an_orm_entry_would(make_user, vip):
+    requests = [
+        services.enqueue_request(user=make_user(), ticket_type_id=vip.pk, quantity=2) for _ in range(2)
+    ]
+    services.drain_event_queue(event_id=vip.event_id)
+    fulfilled = AuditEntry.objects.filter(kind="fulfilled").order_by("id")
+    for entry, r in zip(fulfilled, requests, strict=True):
+        order = Order.objects.get(request=r)
+        expected = {
+            "event_id": r.event_id,
+            "ticket_type_id": r.ticket_type_id,
+            "request_id": r.pk,
+            "order_id": order.pk,
+            "user_id": r.user_id,
+            "quantity": 2,
+            "amount": order.total,
+            "reason": "",
+            "ticket_id": None,
+            "actor_id": None,
+        }
+        assert {k: getattr(entry, k) for k in expected} == expected
+
+
+def test_lock_buyer_and_read_type_reads_what_the_orm_reads(buyer, vip):
+    TicketTypeCounter.objects.create(ticket_type=vip, event_id=vip.event_id, waiting=3)
+    with transaction.atomic():
+        found, fast = fastpath.lock_buyer_and_read_type(user_id=buyer.pk, ticket_type_id=vip.pk)
+    slow = TicketType.objects.select_related("event").get(pk=vip.pk)
+    assert found and fast.waiting == 3
+    for name in fastpath._TYPE_FIELDS:
+        assert getattr(fast, name) == getattr(slow, name), name
+    for name in fastpath._EVENT_FIELDS:
+        assert getattr(fast.event, name) == getattr(slow.event, name), name
+    assert fast.event.sale_opens_at.tzinfo is not None and isinstance(fast.price, Decimal)
+    assert fastpath.lock_buyer_and_read_type(user_id=buyer.pk, ticket_type_id=10**9) == (True, None)
+    type(buyer).objects.filter(pk=buyer.pk).update(is_active=False)
+    assert fastpath.lock_buyer_and_read_type(user_id=buyer.pk, ticket_type_id=vip.pk) == (False, None)
+    assert Event.objects.count() == 1
+
+
+def test_shallow_fields_serialize_as_drfs_own_copy(buyer, vip):
+    request = services.enqueue_request(user=buyer, ticket_type_id=vip.pk, quantity=2)
+
+    class DeepCopied(TicketRequestOut):
+        def get_fields(self):
+            return copy.deepcopy(self._declared_fields)
+
+    assert TicketRequestOut(request).data == DeepCopied(request).data
+    fields = fastpath.shallow_fields(TicketRequestOut())
+    assert fields.keys() == TicketRequestOut._declared_fields.keys()
+    assert all(fields[n] is not TicketRequestOut._declared_fields[n] for n in fields)
