@@ -207,6 +207,60 @@ def test_door_camera_reads_the_qr_code_and_refuses_it_the_second_time(
     assert ticket.checked_in_by == door_staff
 
 
+def test_a_waiting_buyer_gets_the_ticket_another_buyer_cancels_and_the_door_refuses_it(
+    live_server, browser, make_user, make_event, door_staff, admin_user
+):
+    from datetime import timedelta
+
+    from django.utils import timezone
+    from playwright.sync_api import expect
+
+    event = make_event(vip=None, regular=1, cancellation_deadline=timezone.now() + timedelta(days=1))
+    regular = event.ticket_types.get()
+    holder, waiter = make_user(name="Holder"), make_user(name="Waiter")
+    services.enqueue_request(user=holder, ticket_type_id=regular.pk, quantity=1)
+    services.drain_event_queue(event_id=event.pk)
+    base = live_server.url
+
+    page = browser.new_context(**PHONE).new_page()
+    log_in(page, base, waiter.email)
+    page.goto(f"{base}/events/{event.pk}/")
+    page.get_by_label(re.compile("sold out: join the waiting list")).check()
+    shot(page, "11-waiting-offered")
+    page.get_by_role("button", name="Join the queue").click()
+    expect(page.get_by_role("heading", name="You are on the waiting list")).to_be_visible()
+    expect(page.get_by_test_id("waiting-ahead")).to_have_text("You are next")
+    shot(page, "12-waiting")
+
+    # The holder gives the ticket back from the order page.
+    holder_page = browser.new_context(viewport={"width": 1280, "height": 900}).new_page()
+    log_in(holder_page, base, holder.email)
+    old_ticket = Ticket.objects.get(order__user=holder)
+    holder_page.goto(f"{base}{old_ticket.order.get_absolute_url()}")
+    holder_page.get_by_role("button", name="Cancel the chosen tickets").click()
+    expect(holder_page.get_by_text("1 ticket cancelled.")).to_be_visible()
+    shot(holder_page, "13-order-cancelled")
+
+    # The cluster's drain, woken by the cancellation, serves the waiting list; the waiting page
+    # polls and turns into the ticket by itself.
+    services.drain_event_queue(event_id=event.pk)
+    expect(page.get_by_role("heading", name="You have your tickets")).to_be_visible(timeout=20_000)
+    shot(page, "14-waiting-served")
+
+    # The cancelled ticket is refused at the door.
+    door = browser.new_context(**PHONE).new_page()
+    log_in(door, base, door_staff.email)
+    door.goto(f"{base}/door/")
+    door.get_by_label("Ticket code or link").fill(old_ticket.qr_token)
+    door.get_by_label("Ticket code or link").press("Enter")
+    result = door.locator("#door-result")
+    expect(result).to_have_class(re.compile(r"\bshown refused\b"))
+    expect(result).to_contain_text("Cancelled ticket")
+    shot(door, "15-door-cancelled")
+    old_ticket.refresh_from_db()
+    assert (old_ticket.status, old_ticket.checked_in_at) == ("cancelled", None)
+
+
 AXE = Path(__file__).parent / "assets" / "axe.min.js"
 
 
@@ -223,9 +277,19 @@ def accessibility_violations(page) -> list[str]:
 def test_every_page_passes_the_accessibility_check(
     live_server, browser, device, buyer, door_staff, admin_user, regular, vip
 ):
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    regular.event.cancellation_deadline = timezone.now() + timedelta(days=1)
+    regular.event.save()
     services.enqueue_request(user=buyer, ticket_type_id=regular.pk, quantity=2)
     services.drain_event_queue(event_id=regular.event_id)
     waiting = services.enqueue_request(user=buyer, ticket_type_id=vip.pk, quantity=1)
+    type(vip).objects.filter(pk=vip.pk).update(sold=vip.capacity)
+    on_list = services.enqueue_request(
+        user=door_staff, ticket_type_id=vip.pk, quantity=1, wait_if_sold_out=True
+    )
     ticket = Ticket.objects.first()
     services.check_in_ticket(qr_token=ticket.qr_token, staff_user=door_staff)
     base = live_server.url
@@ -238,8 +302,8 @@ def test_every_page_passes_the_accessibility_check(
         buyer: [("event", event_url), ("queued", waiting.get_absolute_url()), ("my-tickets", "/tickets/"),
                 ("order", ticket.order.get_absolute_url()), ("ticket", ticket.get_absolute_url()),
                 ("403", "/dashboard/")],
-        door_staff: [("door", "/door/")],
-        admin_user: [("dashboard", "/dashboard/")],
+        door_staff: [("door", "/door/"), ("waiting-list", on_list.get_absolute_url())],
+        admin_user: [("dashboard", "/dashboard/"), ("staff-order", ticket.order.get_absolute_url())],
     }  # fmt: skip
     roles = {None: "visitor", buyer: "buyer", door_staff: "door", admin_user: "staff"}
     failures = {}
