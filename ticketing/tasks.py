@@ -22,6 +22,7 @@ def send_emails() -> int:
 
 def sweep() -> dict:
     """Serve whatever a lost wake-up left behind, send owed emails, catch the CSV log up; every minute."""
+    services.cancel_requests_of_inactive_buyers()
     results = services.drain_due_queues()
     sent = services.send_outbox()
     logged = services.flush_transactions_csv()

@@ -15,7 +15,12 @@ from ticketing.services.orders import (
     cancel_order,
     record_refund,
 )
-from ticketing.services.queue import cancel_request, enqueue_request, tickets_on_sale
+from ticketing.services.queue import (
+    cancel_request,
+    cancel_requests_of_inactive_buyers,
+    enqueue_request,
+    tickets_on_sale,
+)
 from ticketing.services.wakeups import request_drain, wake_if_unplaced
 
 __all__ = [
@@ -26,6 +31,7 @@ __all__ = [
     "cancel_event",
     "cancel_order",
     "cancel_request",
+    "cancel_requests_of_inactive_buyers",
     "check_in_ticket",
     "drain_due_queues",
     "drain_event_queue",

@@ -140,3 +140,26 @@ def cancel_request(*, user, request_id: int, now=None) -> TicketRequest:
         )
     ticket_request.refresh_from_db()
     return ticket_request
+
+
+def cancel_requests_of_inactive_buyers(*, now=None) -> int:
+    """Cancel the queued and waiting requests of deactivated buyers; return how many.
+
+    The drain cancels such a request when it reaches it; this, run by the minute sweep, also
+    takes off the waiting lists those that no ticket may come back for.
+    """
+    now = now or timezone.now()
+    pending = TicketRequest.objects.filter(status__in=TicketRequest.PENDING, user__is_active=False)
+    cancelled = 0
+    for event_id in sorted(set(pending.values_list("event_id", flat=True))):
+        with transaction.atomic(durable=True):
+            # The event first, as every writer locks (ledger.py).
+            Event.objects.select_for_update(no_key=True).filter(pk=event_id).first()
+            rows = pending.filter(event_id=event_id).order_by("pk").select_for_update(of=("self",))
+            moves = [
+                ledger.Move(ledger.Pending(*row), Status.CANCELLED, TicketRequest.Reason.ACCOUNT_DEACTIVATED)
+                for row in rows.values_list(*ledger.Pending.FIELDS)
+            ]
+            ledger.move_requests(moves=moves, now=now, in_turn=False)
+            cancelled += len(moves)
+    return cancelled

@@ -285,3 +285,19 @@ def test_cancelling_an_event_cancels_everything_and_emails_every_buyer_once(
 def test_only_staff_cancel_events(make_user, small):
     with pytest.raises(errors.NotAllowed):
         services.cancel_event(user=make_user(), event_id=small.event_id)
+
+
+def test_the_sweep_takes_a_deactivated_buyer_off_the_waiting_list(make_user, small):
+    from ticketing import tasks
+
+    buy(make_user(), small, 2)
+    buyer, after = make_user(), make_user()
+    gone = wait(buyer, small)
+    behind = wait(after, small)
+    type(buyer).objects.filter(pk=buyer.pk).update(is_active=False)
+    tasks.sweep()
+    gone.refresh_from_db()
+    assert (gone.status, gone.reason) == ("cancelled", "account_deactivated")
+    assert selectors.queue_position(ticket_request=behind).ahead == 0
+    assert counters(small) == (0, 1, 0, 0)
+    assert kinds(request=gone) == ["waiting", "cancelled"]
