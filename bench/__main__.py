@@ -14,10 +14,13 @@ def parse_args(argv):
     parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__.splitlines()[0])
     parser.add_argument("--runs", type=int, default=3, help="repeats of each figure; the median is reported")
     parser.add_argument(
-        "--only", default="", help="comma-separated: alloc,memory,position,ingest,onsale,cluster"
+        "--only", default="", help="comma-separated: alloc,memory,position,availability,ingest,onsale,cluster"
     )
     parser.add_argument("--requests", type=int, default=50_000, help="queue drained by the alloc figure")
     parser.add_argument("--position-queue", type=int, default=100_000)
+    parser.add_argument(
+        "--availability-queue", type=int, default=500_000, help="queued requests in the availability figure"
+    )
     parser.add_argument("--memory-queue", type=int, default=100_000)
     parser.add_argument("--buyers", type=int, default=5_000, help="buyers in the on-sale figure")
     parser.add_argument("--duration", type=float, default=10.0, help="seconds of load per HTTP run")

@@ -1,4 +1,4 @@
-"""The figures measured over HTTP or through a running cluster: ingest, position, on-sale, two nodes."""
+"""Figures over HTTP or through a running cluster: ingest, position, availability, on-sale, two nodes."""
 
 import json
 import os
@@ -9,6 +9,7 @@ import subprocess
 import sys
 import threading
 import time
+import urllib.request
 from datetime import UTC, datetime
 
 import psycopg
@@ -129,6 +130,86 @@ def position_figures(*, queued: int, duration: float, runs: int, port: int, prog
         "position_queued": queued,
         "position_runs_p99_ms": [round(x, 2) for x in p99],
     }
+
+
+# The two anonymous reads of an event's availability: the API's and the event page's.
+READS = ("availability", "event_page")
+
+
+def check_availability(url: str, event_id: int, *, queued: int) -> None:
+    """The API counts the event's queued requests, so the load reads the queue it is meant to."""
+    with urllib.request.urlopen(f"{url}/api/availability?event_id={event_id}", timeout=10) as response:
+        body = json.load(response)
+    counted = sum(t["queued"] for t in body["ticket_types"])
+    if counted != queued:
+        raise AssertionError(f"availability: event {event_id} shows {counted} queued, not {queued}")
+
+
+def availability_figures(*, queued: int, duration: float, runs: int, port: int, progress) -> dict:
+    """GET /api/availability and the event page, one client, at `queued` queued and at an empty queue.
+
+    Both events are in the same database, so the empty one's requests table is as long: only the
+    event's own queue differs. Each read runs A B B A on the two events (which is A alternates
+    between runs), each turn a quarter of `duration`, so both sides meet the same moments of the
+    machine.
+    """
+    database.reset()
+    progress.update(f"availability: seeding {queued:,} queued requests")
+    # One capacity for both, so both pages show the same rows (none sold out).
+    full = database.seed_queue(requests=queued, events=1, capacity=10**7, seed=13).event_ids[0]
+    empty = database.seed_queue(requests=0, events=1, capacity=10**7, seed=14).event_ids[0]
+    events = {"empty": empty, "full": full}
+    lines = {side: [str(event_id)] for side, event_id in events.items()}
+    got = {(read, side): {"p50_ms": [], "p99_ms": []} for read in READS for side in events}
+    ratios = {read: [] for read in READS}
+    with web.Server(port) as server:
+        check_availability(server.url, full, queued=queued)
+        check_availability(server.url, empty, queued=0)
+        # Every worker loads its templates and opens its connection before the figures.
+        for read in READS:
+            for side in events:
+                web.load(url=server.url, script=read, lines=lines[side], duration=1, connections=1, threads=1)
+        for run in range(1, runs + 1):
+            first, second = ("empty", "full") if run % 2 else ("full", "empty")
+            for read in READS:
+                halves = {"empty": [], "full": []}
+                for side in (first, second, second, first):
+                    progress.update(f"availability run {run}/{runs}: {read}, {side} queue, one client")
+                    part = web.load(
+                        url=server.url,
+                        script=read,
+                        lines=lines[side],
+                        duration=duration / 4,
+                        connections=1,
+                        threads=1,
+                    )
+                    if part["non_2xx"] or part["socket_errors"]:
+                        raise AssertionError(f"availability: {read} on the {side} queue: {part}")
+                    halves[side].append(part)
+                for side, parts in halves.items():
+                    # Two halves of equal length: the p50 is their mean, the p99 the larger.
+                    got[(read, side)]["p50_ms"].append(statistics.mean(p["p50_ms"] for p in parts))
+                    got[(read, side)]["p99_ms"].append(max(p["p99_ms"] for p in parts))
+                ratios[read].append(got[(read, "full")]["p50_ms"][-1] / got[(read, "empty")]["p50_ms"][-1])
+            summary = []
+            for read in READS:
+                empty_run, full_run = got[(read, "empty")], got[(read, "full")]
+                summary.append(
+                    f"{read} p50 {empty_run['p50_ms'][-1]:.1f} ms empty, {full_run['p50_ms'][-1]:.1f} ms"
+                    f" at {queued:,} (p99 {empty_run['p99_ms'][-1]:.1f}, {full_run['p99_ms'][-1]:.1f}),"
+                    f" ratio {ratios[read][-1]:.2f}"
+                )
+            progress.done(f"availability run {run}/{runs}: " + "; ".join(summary))
+    results = {"availability_queued": queued, "availability_runs": {}}
+    for read in READS:
+        for side, suffix in (("empty", "empty"), ("full", "at_500k")):
+            for p in ("p50", "p99"):
+                values = got[(read, side)][f"{p}_ms"]
+                results[f"{read}_{p}_ms_{suffix}"] = round(statistics.median(values), 2)
+                results["availability_runs"][f"{read}_{p}_ms_{suffix}"] = [round(x, 2) for x in values]
+        results[f"{read}_ratio_500k_vs_empty"] = round(statistics.median(ratios[read]), 3)
+        results["availability_runs"][f"{read}_ratio"] = [round(x, 3) for x in ratios[read]]
+    return results
 
 
 class Cluster:

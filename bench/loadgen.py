@@ -1,7 +1,8 @@
 """An aiohttp load generator, run as its own process; prints one JSON line.
 
-python -m bench.loadgen {ingest,trivial,position} URL LINES SECONDS CONNECTIONS
-    the fallback when wrk is missing: requests per second and latency for SECONDS
+python -m bench.loadgen {ingest,trivial,position,availability,event_page} URL LINES SECONDS CONNECTIONS
+    the fallback when wrk is missing: requests per second and latency for SECONDS; the
+    anonymous reads (availability, event_page) take an event id per line
 python -m bench.loadgen onsale URL LINES 0 CONNECTIONS
     every line ("token type_id quantity") posts one ticket request, once; each 202's
     request id and the wall-clock time it arrived
@@ -17,6 +18,10 @@ import aiohttp
 
 
 def build(script: str, line: str) -> tuple[str, str, dict, bytes | None]:
+    if script == "availability":
+        return "GET", f"/api/availability?event_id={line.split()[0]}", {}, None
+    if script == "event_page":
+        return "GET", f"/events/{line.split()[0]}/", {}, None
     token, *rest = line.split()
     headers = {"Authorization": f"Bearer {token}"}
     if script in ("ingest", "onsale"):

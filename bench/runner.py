@@ -8,7 +8,7 @@ import time
 from bench import database
 from bench.progress import Progress, table
 
-ALL = ["alloc", "memory", "position", "ingest", "onsale", "cluster"]
+ALL = ["alloc", "memory", "position", "availability", "ingest", "onsale", "cluster"]
 
 # (key, target, higher is better, unit)
 TARGETS = [
@@ -20,6 +20,16 @@ TARGETS = [
     ("accept_to_fulfilled_p50_ms", 200, False, "ms"),
     ("accept_to_fulfilled_p99_ms", 1000, False, "ms"),
     ("position_p99_ms_at_100k", 25, False, "ms"),
+    ("availability_p50_ms_empty", None, False, "ms"),
+    ("availability_p50_ms_at_500k", None, False, "ms"),
+    ("availability_p99_ms_empty", None, False, "ms"),
+    ("availability_p99_ms_at_500k", None, False, "ms"),
+    ("availability_ratio_500k_vs_empty", 1.5, False, "× empty"),
+    ("event_page_p50_ms_empty", None, False, "ms"),
+    ("event_page_p50_ms_at_500k", None, False, "ms"),
+    ("event_page_p99_ms_empty", None, False, "ms"),
+    ("event_page_p99_ms_at_500k", None, False, "ms"),
+    ("event_page_ratio_500k_vs_empty", 1.5, False, "× empty"),
     ("drain_peak_rss_mb", None, False, "MB"),
     ("cluster1_tickets_per_s", None, True, "tickets/s"),
     ("cluster2_tickets_per_s", None, True, "tickets/s"),
@@ -73,6 +83,16 @@ def run_scenarios(args, wanted: list[str], progress) -> dict:
         results.update(
             http_scenarios.position_figures(
                 queued=args.position_queue,
+                duration=args.duration,
+                runs=args.runs,
+                port=args.port,
+                progress=progress,
+            )
+        )
+    if "availability" in wanted:
+        results.update(
+            http_scenarios.availability_figures(
+                queued=args.availability_queue,
                 duration=args.duration,
                 runs=args.runs,
                 port=args.port,

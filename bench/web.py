@@ -12,8 +12,15 @@ import urllib.request
 from pathlib import Path
 
 LUA = Path(__file__).with_name("wrk")
-# The wrk script behind each load: buyers.lua reads BENCH_TARGET to know which request to send.
-WRK_SCRIPTS = {"ingest": "buyers.lua", "trivial": "buyers.lua", "position": "position.lua"}
+# The wrk script behind each load: buyers.lua and reads.lua read BENCH_TARGET to know which request
+# to send.
+WRK_SCRIPTS = {
+    "ingest": "buyers.lua",
+    "trivial": "buyers.lua",
+    "position": "position.lua",
+    "availability": "reads.lua",
+    "event_page": "reads.lua",
+}
 
 
 def gunicorn_workers() -> int:

@@ -1,5 +1,8 @@
 """A tiny run of the benchmark's own code, so it cannot rot; it asserts correctness, never speed."""
 
+import socket
+from urllib.parse import quote
+
 import psycopg
 import pytest
 from django.db import connection
@@ -14,6 +17,16 @@ pytestmark = [
     ),
     pytest.mark.django_db(transaction=True),
 ]
+
+
+class Quiet:
+    """A progress display that shows nothing."""
+
+    def update(self, *args, **kwargs):
+        pass
+
+    def done(self, message):
+        pass
 
 
 def test_the_drain_and_the_sql_reference_serve_identical_queues_completely():
@@ -33,13 +46,30 @@ def test_the_drain_and_the_sql_reference_serve_identical_queues_completely():
 def test_the_position_figure_measures_every_sampled_request():
     from bench.scenarios import position_selector_figures, seed_position_queue
 
-    class Quiet:
-        def update(self, *args, **kwargs):
-            pass
-
     ids = seed_position_queue(queued=300)
     figures = position_selector_figures(request_ids=ids, samples=20, progress=Quiet())
     assert 0 < figures["position_selector_p50_ms"] <= figures["position_selector_p99_ms"]
+
+
+@pytest.mark.slow
+def test_the_availability_figure_reads_both_queues_over_http(monkeypatch):
+    from bench.http_scenarios import availability_figures
+
+    # The scenario's gunicorn serves this test's database, with the benchmark's settings.
+    db = connection.settings_dict
+    login = quote(db["USER"]) + (f":{quote(db['PASSWORD'])}" if db["PASSWORD"] else "")
+    host = f"{db['HOST'] or '127.0.0.1'}:{db['PORT'] or 5432}"
+    monkeypatch.setenv("DATABASE_URL", f"postgres://{login}@{host}/{db['NAME']}")
+    monkeypatch.setenv("DJANGO_SETTINGS_MODULE", "bench.settings")
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    figures = availability_figures(queued=300, duration=2, runs=1, port=port, progress=Quiet())
+    assert figures["availability_queued"] == 300
+    keys = ("p50_ms_empty", "p99_ms_empty", "p50_ms_at_500k", "p99_ms_at_500k", "ratio_500k_vs_empty")
+    for read in ("availability", "event_page"):
+        assert all(figures[f"{read}_{key}"] > 0 for key in keys)
+        assert figures[f"{read}_p50_ms_at_500k"] <= figures[f"{read}_p99_ms_at_500k"]
 
 
 def test_the_benchmark_refuses_sqlite_and_never_touches_the_configured_database():
