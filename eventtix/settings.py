@@ -187,7 +187,10 @@ EMAIL_USE_TLS = env.bool("EMAIL_USE_TLS", default=False)
 # Where the file-based backend (EMAIL_BACKEND=django.core.mail.backends.filebased.EmailBackend) writes.
 EMAIL_FILE_PATH = env("EMAIL_FILE_PATH", default=str(DATA_DIR / "emails"))
 # Seconds an outbox email claimed by a sender is left to it before another sender may send it.
-OUTBOX_CLAIM_SECONDS = env.int("OUTBOX_CLAIM_SECONDS", default=120)
+# Shorter than Q_RETRY, so a killed sender's emails are free again when its task is redelivered.
+OUTBOX_CLAIM_SECONDS = env.int("OUTBOX_CLAIM_SECONDS", default=60)
+# Seconds an SMTP connection may hang before a send fails (and is retried after its claim).
+EMAIL_TIMEOUT = env.int("EMAIL_TIMEOUT", default=10)
 DEFAULT_FROM_EMAIL = env("DEFAULT_FROM_EMAIL", default="EventTix <tickets@localhost>")
 SITE_URL = env("SITE_URL", default="http://127.0.0.1:8000")
 

@@ -17,13 +17,18 @@ def drain_event(event_id: int) -> dict:
 def send_emails() -> int:
     """Send what the outbox owes; queued by wake-ups after a change that owes an email commits."""
     wakeups.emails_started()
-    return services.send_outbox()
+    sent, more = services.send_owed_emails()
+    if more:
+        wakeups.request_emails()
+    return sent
 
 
 def sweep() -> dict:
     """Serve whatever a lost wake-up left behind, send owed emails, catch the CSV log up; every minute."""
     services.cancel_requests_of_inactive_buyers()
     results = services.drain_due_queues()
-    sent = services.send_outbox()
+    sent, more = services.send_owed_emails()
+    if more:
+        wakeups.request_emails()
     logged = services.flush_transactions_csv()
     return {"events": {k: v.__dict__ for k, v in results.items()}, "emails": sent, "csv_rows": logged}

@@ -7,7 +7,7 @@ services decide, and services.ledger is the only code that writes a state change
 from ticketing.services.allocation import DrainResult, drain_due_queues, drain_event_queue
 from ticketing.services.checkin import can_check_in, check_in_ticket
 from ticketing.services.csvlog import flush_transactions_csv
-from ticketing.services.notifications import send_outbox
+from ticketing.services.notifications import send_outbox, send_owed_emails
 from ticketing.services.orders import (
     buyer_may_cancel,
     can_manage_orders,
@@ -40,6 +40,7 @@ __all__ = [
     "record_refund",
     "request_drain",
     "send_outbox",
+    "send_owed_emails",
     "tickets_on_sale",
     "wake_if_unplaced",
 ]
