@@ -87,12 +87,15 @@ def serve_batch(*, event_id: int, batch_size: int, result: DrainResult) -> bool:
         places.place_waiting_room(event_id=event_id)
         types = {t.pk: t for t in TicketType.objects.filter(event_id=event_id).order_by("pk")}
         waiting = _waiting_candidates(event_id=event_id, state=state, types=types, limit=batch_size)
-        queued = _locked(
-            TicketRequest.objects.filter(event_id=event_id, status=Status.QUEUED).order_by(
-                "-priority", "seq"
-            ),
-            limit=batch_size,
-        )
+        queued = []
+        # The waiting list first: the queue only once every waiting request that fits is in a batch.
+        if len(waiting) < batch_size:
+            queued = _locked(
+                TicketRequest.objects.filter(event_id=event_id, status=Status.QUEUED).order_by(
+                    "-priority", "seq"
+                ),
+                limit=batch_size,
+            )
         if not waiting and not queued:
             return False
         moves = _decide(event=event, state=state, waiting=waiting, queued=queued, types=types)
@@ -110,10 +113,8 @@ def serve_batch(*, event_id: int, batch_size: int, result: DrainResult) -> bool:
             else:
                 result.rejected += 1
         result.batches += 1
-    # More at once only if a full queue batch was served or the waiting list moved.
-    return len(queued) == batch_size or (
-        len(waiting) == batch_size and any(m.request in waiting for m in moves)
-    )
+    # More at once if either list filled its batch (every waiting candidate fits, so it moved).
+    return len(queued) == batch_size or len(waiting) == batch_size
 
 
 def _locked(queryset, *, limit: int) -> list[Pending]:
@@ -123,16 +124,21 @@ def _locked(queryset, *, limit: int) -> list[Pending]:
 
 
 def _waiting_candidates(*, event_id, state, types, limit) -> list[Pending]:
-    """The waiting requests this batch may serve, in queue order: those of types with tickets back.
+    """The waiting requests this batch may serve, in queue order: those that fit what came back.
 
-    When the sale has ended every waiting request is a candidate, to be rejected.
+    A request that does not fit at the start of a batch cannot fit later in it, so leaving it out
+    changes no outcome, and a long list of requests too big for what came back never hides one
+    that fits. When the sale has ended every waiting request is a candidate, to be rejected.
     """
     waiting = TicketRequest.objects.filter(event_id=event_id, status=Status.WAITING)
     if state == SaleState.OPEN:
-        with_tickets = [pk for pk, t in types.items() if t.remaining > 0]
-        if not with_tickets:
+        fits = Q()
+        for pk, t in types.items():
+            if t.remaining > 0:
+                fits |= Q(ticket_type_id=pk, quantity__lte=t.remaining)
+        if not fits:
             return []
-        waiting = waiting.filter(ticket_type_id__in=with_tickets)
+        waiting = waiting.filter(fits)
     return _locked(waiting.order_by("-priority", "seq"), limit=limit)
 
 

@@ -5,8 +5,9 @@ import time
 from datetime import timedelta
 
 from django.conf import settings
+from django.contrib.auth import get_user_model
 from django.core.mail import EmailMessage, get_connection
-from django.db.models import Q
+from django.db.models import F, Q
 from django.template.loader import render_to_string
 from django.urls import reverse
 from django.utils import timezone
@@ -15,6 +16,9 @@ from events.models import Event
 from ticketing.models import Order, OutboxEmail
 
 BATCH = 100
+# Sent emails are marked in groups this size: a commit per email cost the cluster more than the
+# sending. A sender killed mid-group sends those again (at least once allows it).
+MARK_EVERY = 10
 
 SUBJECTS = {
     OutboxEmail.Kind.ORDER_CONFIRMED: "Your tickets for {event}",
@@ -59,25 +63,39 @@ def _send_batch(*, limit: int, now=None) -> tuple[int, int]:
     OutboxEmail.objects.filter(free, pk__in=ids, sent_at__isnull=True).update(
         claim=claim, claimed_until=now + _claim_time()
     )
-    emails = list(OutboxEmail.objects.filter(pk__in=ids, claim=claim, sent_at__isnull=True))
-    sent = 0
+    emails = list(OutboxEmail.objects.filter(pk__in=ids, claim=claim, sent_at__isnull=True).order_by("pk"))
+    ours = OutboxEmail.objects.filter(claim=claim, sent_at__isnull=True)
+    messages = render_all(emails)
+    renewed_at = time.monotonic()
+    kept = {e.pk for e in emails}
+    sent, done, failed = 0, [], []
     with get_connection() as connection:
-        for email in emails:
-            # Renewed before each message: a sender slow enough to outlive its claim finds the row
-            # taken by another and leaves it, rather than sending it a second time.
-            ours = OutboxEmail.objects.filter(pk=email.pk, claim=claim, sent_at__isnull=True)
-            if not ours.update(claimed_until=timezone.now() + _claim_time()):
+        for i, email in enumerate(emails):
+            if time.monotonic() - renewed_at > settings.OUTBOX_CLAIM_SECONDS / 3:
+                # Slow going: mark what went, and keep only the rest still ours, so a sender that
+                # would outlive its claim never sends an email another sender has taken.
+                sent += ours.filter(pk__in=done).update(sent_at=timezone.now())
+                rest = [e.pk for e in emails[i:]]
+                kept = set(ours.filter(pk__in=rest).values_list("pk", flat=True))
+                ours.filter(pk__in=kept).update(claimed_until=timezone.now() + _claim_time())
+                done, renewed_at = [], time.monotonic()
+            if email.pk not in kept:
                 continue
             try:
-                message = render(email)
+                message = messages[email.pk]
                 message.connection = connection
                 message.send()
             except Exception:
                 # Any failure of rendering or the mail backend: left claimed, so retried once the
                 # claim expires, as if this sender had died.
-                ours.update(attempts=email.attempts + 1)
+                failed.append(email.pk)
                 continue
-            sent += ours.update(sent_at=timezone.now())
+            done.append(email.pk)
+            if len(done) >= MARK_EVERY:
+                sent += ours.filter(pk__in=done).update(sent_at=timezone.now())
+                done = []
+    sent += ours.filter(pk__in=done).update(sent_at=timezone.now())
+    ours.filter(pk__in=failed).update(attempts=F("attempts") + 1)
     return len(emails), sent
 
 
@@ -85,17 +103,26 @@ def _claim_time() -> timedelta:
     return timedelta(seconds=settings.OUTBOX_CLAIM_SECONDS)
 
 
-def render(email: OutboxEmail) -> EmailMessage:
-    """The message an outbox row stands for."""
-    order = None
-    if email.order_id:
-        order = Order.objects.select_related("user", "event", "ticket_type").get(pk=email.order_id)
-        user, event = order.user, order.event
-    else:
-        from django.contrib.auth import get_user_model
+def render_all(emails: list[OutboxEmail]) -> dict:
+    """The message each outbox row stands for ({pk: EmailMessage}), from three reads in all."""
+    orders = Order.objects.select_related("user", "event", "ticket_type").in_bulk(
+        {e.order_id for e in emails if e.order_id}
+    )
+    users = get_user_model().objects.in_bulk({e.user_id for e in emails if not e.order_id})
+    events = Event.objects.in_bulk({e.event_id for e in emails if not e.order_id})
+    messages = {}
+    for email in emails:
+        order = orders.get(email.order_id)
+        user = order.user if order else users.get(email.user_id)
+        event = order.event if order else events.get(email.event_id)
+        if user is None or event is None:
+            continue  # the row names what no longer exists: a KeyError when sent, counted as failed
+        messages[email.pk] = render(email, order=order, user=user, event=event)
+    return messages
 
-        user = get_user_model().objects.get(pk=email.user_id)
-        event = Event.objects.get(pk=email.event_id)
+
+def render(email: OutboxEmail, *, order, user, event) -> EmailMessage:
+    """The message one outbox row stands for."""
     site = settings.SITE_URL.rstrip("/")
     context = {
         "email": email,

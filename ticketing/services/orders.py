@@ -34,6 +34,8 @@ def cancel_order(
     """
     now = now or timezone.now()
     staff = can_manage_orders(user)
+    if refund is not None and not staff:
+        raise errors.NotAllowed("Only staff can record refunds.")
     with transaction.atomic(durable=True):
         order = Order.objects.select_for_update().filter(pk=order_id).first()
         if order is None or not (staff or order.user_id == user.pk):
@@ -53,7 +55,7 @@ def cancel_order(
             )
         except ledger.CounterConflict as exc:
             raise errors.Busy() from exc
-        if refund:
+        if refund is not None:
             _refund(order=order, amount=refund, reason=reason, actor_id=user.pk)
     order.refresh_from_db()
     return order

@@ -301,3 +301,40 @@ def test_the_sweep_takes_a_deactivated_buyer_off_the_waiting_list(make_user, sma
     assert selectors.queue_position(ticket_request=behind).ahead == 0
     assert counters(small) == (0, 1, 0, 0)
     assert kinds(request=gone) == ["waiting", "cancelled"]
+
+
+def test_a_long_head_of_waiting_requests_too_big_hides_none_that_fits(make_user, admin_user, make_event):
+    event = make_event(vip=None, regular=2, max_tickets_per_user=10)
+    regular = event.ticket_types.get()
+    order = buy(make_user(), regular, 2)
+    big = wait(make_user(), regular, 2)
+    small = wait(make_user(), regular, 1)
+    services.cancel_order(user=admin_user, order_id=order.pk, ticket_ids=[order.tickets.first().pk])
+    # A batch of one: the waiting request too big for the ticket that came back must not take it.
+    services.drain_event_queue(event_id=event.pk, batch_size=1)
+    big.refresh_from_db(), small.refresh_from_db()
+    assert (big.status, small.status) == ("waiting", "fulfilled")
+
+
+def test_the_waiting_list_is_served_before_the_queue_whatever_the_batch_size(make_user, make_event):
+    event = make_event(vip=None, regular=5, max_tickets_per_user=10)
+    regular = event.ticket_types.get()
+    buy(make_user(), regular, 4)
+    queued = services.enqueue_request(user=make_user(), ticket_type_id=regular.pk, quantity=1)
+    too_big = wait(make_user(), regular, 2)  # one left: both of these wait at the door
+    fits = wait(make_user(), regular, 1)
+    services.drain_event_queue(event_id=event.pk, batch_size=1)
+    statuses = dict(TicketRequest.objects.values_list("pk", "status"))
+    # The last ticket goes to the waiting list's first request that fits, not to the queue.
+    assert (statuses[too_big.pk], statuses[fits.pk], statuses[queued.pk]) == (
+        "waiting",
+        "fulfilled",
+        "rejected",
+    )
+
+
+def test_only_staff_record_a_refund_with_a_cancellation(make_user, small):
+    order = buy(make_user(), small, 1)
+    with pytest.raises(errors.NotAllowed):
+        services.cancel_order(user=order.user, order_id=order.pk, refund=Decimal("50.00"))
+    assert Order.objects.get().status == "confirmed"
