@@ -164,23 +164,21 @@ def user_request(*, user, request_id: int) -> TicketRequest | None:
     return user_requests(user=user).filter(pk=request_id).first()
 
 
-def user_orders(*, user):
-    return (
-        Order.objects.filter(user_id=user.pk)
-        .select_related("event", "ticket_type", "user")
-        .prefetch_related(Prefetch("tickets", queryset=Ticket.objects.order_by("id")))
+def _orders_with_tickets():
+    return Order.objects.select_related("event", "ticket_type", "user").prefetch_related(
+        Prefetch("tickets", queryset=Ticket.objects.order_by("id"))
     )
+
+
+def user_orders(*, user):
+    return _orders_with_tickets().filter(user_id=user.pk)
 
 
 def order_for(*, user, order_id: int) -> Order | None:
     """The user's own order with its tickets; staff who manage orders see any."""
     from ticketing.services.orders import can_manage_orders
 
-    orders = user_orders(user=user)
-    if can_manage_orders(user):
-        orders = Order.objects.select_related("event", "ticket_type", "user").prefetch_related(
-            Prefetch("tickets", queryset=Ticket.objects.order_by("id"))
-        )
+    orders = _orders_with_tickets() if can_manage_orders(user) else user_orders(user=user)
     return orders.filter(pk=order_id).first()
 
 

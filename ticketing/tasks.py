@@ -17,6 +17,10 @@ def drain_event(event_id: int) -> dict:
 def send_emails() -> int:
     """Send what the outbox owes; queued by wake-ups after a change that owes an email commits."""
     wakeups.emails_started()
+    return _send_owed_emails()
+
+
+def _send_owed_emails() -> int:
     sent, more = services.send_owed_emails()
     if more:
         wakeups.request_emails()
@@ -27,8 +31,6 @@ def sweep() -> dict:
     """Serve whatever a lost wake-up left behind, send owed emails, catch the CSV log up; every minute."""
     services.cancel_requests_of_inactive_buyers()
     results = services.drain_due_queues()
-    sent, more = services.send_owed_emails()
-    if more:
-        wakeups.request_emails()
+    sent = _send_owed_emails()
     logged = services.flush_transactions_csv()
     return {"events": {k: v.__dict__ for k, v in results.items()}, "emails": sent, "csv_rows": logged}

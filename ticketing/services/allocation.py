@@ -90,7 +90,7 @@ def serve_batch(*, event_id: int, batch_size: int, result: DrainResult) -> bool:
         queued = []
         # The waiting list first: the queue only once every waiting request that fits is in a batch.
         if len(waiting) < batch_size:
-            queued = _locked(
+            queued = ledger.lock_pending(
                 TicketRequest.objects.filter(event_id=event_id, status=Status.QUEUED).order_by(
                     "-priority", "seq"
                 ),
@@ -117,12 +117,6 @@ def serve_batch(*, event_id: int, batch_size: int, result: DrainResult) -> bool:
     return len(queued) == batch_size or len(waiting) == batch_size
 
 
-def _locked(queryset, *, limit: int) -> list[Pending]:
-    return [
-        Pending(*row) for row in queryset.select_for_update(no_key=True).values_list(*Pending.FIELDS)[:limit]
-    ]
-
-
 def _waiting_candidates(*, event_id, state, types, limit) -> list[Pending]:
     """The waiting requests this batch may serve, in queue order: those that fit what came back.
 
@@ -139,7 +133,7 @@ def _waiting_candidates(*, event_id, state, types, limit) -> list[Pending]:
         if not fits:
             return []
         waiting = waiting.filter(fits)
-    return _locked(waiting.order_by("-priority", "seq"), limit=limit)
+    return ledger.lock_pending(waiting.order_by("-priority", "seq"), limit=limit)
 
 
 def _decide(*, event, state, waiting: list[Pending], queued: list[Pending], types: dict) -> list[Move]:

@@ -51,6 +51,16 @@ class Pending(NamedTuple):
     )
 
 
+def lock_pending(queryset, *, limit: int | None = None) -> list[Pending]:
+    """Lock the requests of queryset (in its order, up to limit) and read them as Pending.
+
+    FOR NO KEY UPDATE of the request rows alone: movers exclude each other, while an order being
+    inserted for a request (a foreign key takes KEY SHARE) need not wait.
+    """
+    rows = queryset.select_for_update(no_key=True, of=("self",)).values_list(*Pending.FIELDS)
+    return [Pending(*row) for row in (rows[:limit] if limit is not None else rows)]
+
+
 class Move(NamedTuple):
     request: Pending
     to: str
@@ -134,7 +144,7 @@ def move_requests(*, moves: list[Move], now, in_turn: bool, actor_id: int | None
     for m in moves:
         r = m.request
         key = (r.ticket_type_id, r.event_id)
-        counts[key][r.status] -= 1
+        counts[key][r.status] -= 1  # the counters' columns are named as the pending statuses
         if m.to == Status.WAITING:
             counts[key]["waiting"] += 1
         if r.status == Status.QUEUED:
@@ -144,7 +154,6 @@ def move_requests(*, moves: list[Move], now, in_turn: bool, actor_id: int | None
     event_id = moves[0].request.event_id
     places.count_left(event_id=event_id, by_priority=left_queue, how="decided" if in_turn else "skipped")
 
-    served = [(order_id, r) for order_id, r in zip(orders, fulfilled, strict=True)]
     _owe_emails(
         [
             (
@@ -155,7 +164,7 @@ def move_requests(*, moves: list[Move], now, in_turn: bool, actor_id: int | None
                 r.event_id,
                 order_id,
             )
-            for order_id, r in served
+            for order_id, r in zip(orders, fulfilled, strict=True)
         ],
         now=now,
     )
@@ -169,23 +178,30 @@ def _insert_orders(*, fulfilled: list[Pending], now) -> list[int]:
     def prep(name, value):
         return fields[name].get_db_prep_save(value, connection)
 
-    created = prep("created_at", now)
-    rows = [
-        (
-            r.pk,
-            r.user_id,
-            r.event_id,
-            r.ticket_type_id,
-            Order.Status.CONFIRMED,
-            r.quantity,
-            r.quantity,
-            prep("unit_price", r.unit_price),
-            prep("total", r.unit_price * r.quantity),
-            prep("refunded", 0),
-            created,
+    created, refunded = prep("created_at", now), prep("refunded", 0)
+    # Prepared once per price and quantity: the drain writes hundreds of orders a batch, most alike.
+    amounts = {}
+    rows = []
+    for r in fulfilled:
+        key = (r.unit_price, r.quantity)
+        if key not in amounts:
+            amounts[key] = (prep("unit_price", r.unit_price), prep("total", r.unit_price * r.quantity))
+        unit_price, total = amounts[key]
+        rows.append(
+            (
+                r.pk,
+                r.user_id,
+                r.event_id,
+                r.ticket_type_id,
+                Order.Status.CONFIRMED,
+                r.quantity,
+                r.quantity,
+                unit_price,
+                total,
+                refunded,
+                created,
+            )
         )
-        for r in fulfilled
-    ]
     columns = [
         "request_id",
         "user_id",

@@ -87,18 +87,13 @@ def cancel_event(*, user, event_id: int, reason: str = "", now=None) -> Event:
             raise errors.NotFound("There is no such event.")
         if event.cancelled_at:
             raise errors.NotCancellable(f"{event.name} is already cancelled.")
-        pending = (
-            TicketRequest.objects.filter(event=event, status__in=TicketRequest.PENDING)
-            .order_by("-priority", "seq")
-            .select_for_update()
-            .values_list(*ledger.Pending.FIELDS)
-        )
-        moves = [
-            ledger.Move(
-                ledger.Pending(*row), TicketRequest.Status.CANCELLED, TicketRequest.Reason.EVENT_CANCELLED
+        pending = ledger.lock_pending(
+            TicketRequest.objects.filter(event=event, status__in=TicketRequest.PENDING).order_by(
+                "-priority", "seq"
             )
-            for row in pending
-        ]
+        )
+        reason = TicketRequest.Reason.EVENT_CANCELLED
+        moves = [ledger.Move(r, TicketRequest.Status.CANCELLED, reason) for r in pending]
         ledger.move_requests(moves=moves, now=now, in_turn=False, actor_id=user.pk)
         buyers = {m.request.user_id for m in moves}
         for order in Order.objects.select_for_update().filter(event=event).order_by("pk"):

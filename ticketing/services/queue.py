@@ -122,24 +122,21 @@ def cancel_request(*, user, request_id: int, now=None) -> TicketRequest:
     """Take the owner's request out of the queue or off the waiting list."""
     now = now or timezone.now()
     with transaction.atomic(durable=True):
-        ticket_request = (
-            TicketRequest.objects.select_for_update().filter(pk=request_id, user_id=user.pk).first()
-        )
-        if ticket_request is None:
+        found = ledger.lock_pending(TicketRequest.objects.filter(pk=request_id, user_id=user.pk))
+        if not found:
             raise errors.NotFound("There is no such ticket request.")
-        if ticket_request.status not in TicketRequest.PENDING:
+        [pending] = found
+        if pending.status not in TicketRequest.PENDING:
             raise errors.NotCancellable(
-                f"This request was already {ticket_request.get_status_display().lower()}; "
+                f"This request was already {Status(pending.status).label.lower()}; "
                 "it can no longer be cancelled."
             )
-        pending = ledger.Pending(*(getattr(ticket_request, f) for f in ledger.Pending.FIELDS))
         ledger.move_requests(
             moves=[ledger.Move(pending, Status.CANCELLED, TicketRequest.Reason.BY_BUYER)],
             now=now,
             in_turn=False,
         )
-    ticket_request.refresh_from_db()
-    return ticket_request
+    return TicketRequest.objects.get(pk=request_id)
 
 
 def cancel_requests_of_inactive_buyers(*, now=None) -> int:
@@ -155,11 +152,9 @@ def cancel_requests_of_inactive_buyers(*, now=None) -> int:
         with transaction.atomic(durable=True):
             # The event first, as every writer locks (ledger.py).
             Event.objects.select_for_update(no_key=True).filter(pk=event_id).first()
-            rows = pending.filter(event_id=event_id).order_by("pk").select_for_update(of=("self",))
-            moves = [
-                ledger.Move(ledger.Pending(*row), Status.CANCELLED, TicketRequest.Reason.ACCOUNT_DEACTIVATED)
-                for row in rows.values_list(*ledger.Pending.FIELDS)
-            ]
+            reason = TicketRequest.Reason.ACCOUNT_DEACTIVATED
+            rows = ledger.lock_pending(pending.filter(event_id=event_id).order_by("pk"))
+            moves = [ledger.Move(r, Status.CANCELLED, reason) for r in rows]
             ledger.move_requests(moves=moves, now=now, in_turn=False)
             cancelled += len(moves)
     return cancelled

@@ -33,11 +33,6 @@ def on_sale(ticket_type) -> int:
 
 
 @register.filter
-def can_manage_orders(user) -> bool:
-    return services.can_manage_orders(user)
-
-
-@register.filter
 def percent_of(part, whole) -> int:
     """part as a whole percentage of whole, 0 when whole is 0."""
     try:
