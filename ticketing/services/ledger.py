@@ -82,22 +82,25 @@ def add_request(ticket_request: TicketRequest) -> places.Place:
     """
     r = ticket_request
     waiting = r.status == Status.WAITING
-    fastpath.bump_type_counters({(r.ticket_type_id, r.event_id): {"waiting" if waiting else "queued": 1}})
-    place = places.take_number(event_id=r.event_id, priority=r.priority)
+    place = places.take_number(
+        event_id=r.event_id,
+        priority=r.priority,
+        ticket_type_id=r.ticket_type_id,
+        column="waiting" if waiting else "queued",
+    )
     r.seq = place.number
     if waiting:
         # It leaves the queue as it joins: the places behind it must not count it.
         places.count_left(event_id=r.event_id, by_priority={r.priority: 1}, how="skipped")
-    fastpath.insert_instance(r)
-    _audit(
-        Kind(r.status),
+    entry = AuditEntry(
+        kind=Kind(r.status),
         event_id=r.event_id,
         ticket_type_id=r.ticket_type_id,
-        request_id=r.pk,
         user_id=r.user_id,
         quantity=r.quantity,
         amount=r.unit_price * r.quantity,
     )
+    fastpath.insert_with_audit(r, entry, link="request_id")
     if not waiting:
         event_id = r.event_id
         transaction.on_commit(lambda: wakeups.request_drain(event_id))

@@ -86,16 +86,69 @@ def test_set_column_matches_orm_updates(make_user, vip):
     assert not TicketRequest.objects.filter(draw__isnull=False).exists()
 
 
-def test_take_queue_number_is_the_next_place_and_its_ahead_is_requests_ahead(make_user, event, vip, regular):
+@pytest.mark.parametrize("column", ["queued", "waiting"])
+def test_take_queue_number_is_the_next_place_and_counts_the_arrival(make_user, event, vip, regular, column):
     for t in (vip, regular, regular):
         services.enqueue_request(user=make_user(), ticket_type_id=t.pk, quantity=1)
+    before = TicketTypeCounter.objects.values("queued", "waiting").get(ticket_type=regular)
     with transaction.atomic():
-        number, ahead = fastpath.take_queue_number(event_id=event.pk, priority=regular.priority)
+        number, ahead = fastpath.take_queue_number(
+            event_id=event.pk, priority=regular.priority, ticket_type_id=regular.pk, column=column
+        )
         counter = QueueCounter.objects.get(event=event, priority=regular.priority)
         assert number == counter.arrived == 3
         probe = TicketRequest(event=event, priority=regular.priority, seq=number)
         assert ahead == selectors.requests_ahead(ticket_request=probe) == 3
+        after = TicketTypeCounter.objects.values("queued", "waiting").get(ticket_type=regular)
+        assert after == {**before, column: before[column] + 1}
         transaction.set_rollback(True)
+
+
+def test_take_queue_number_creates_both_counters_for_a_first_arrival(event, vip):
+    with transaction.atomic():
+        assert fastpath.take_queue_number(
+            event_id=event.pk, priority=vip.priority, ticket_type_id=vip.pk, column="queued"
+        ) == (1, 0)
+        counter = TicketTypeCounter.objects.get(ticket_type=vip)
+        assert (counter.event_id, counter.queued, counter.waiting) == (event.pk, 1, 0)
+        transaction.set_rollback(True)
+
+
+def test_insert_with_audit_stores_what_two_saves_store(buyer, vip):
+    def pair(seq):
+        request = TicketRequest(
+            user=buyer,
+            event_id=vip.event_id,
+            ticket_type=vip,
+            priority=vip.priority,
+            quantity=2,
+            unit_price=vip.price,
+            status=TicketRequest.Status.QUEUED,
+            seq=seq,
+        )
+        entry = AuditEntry(kind="queued", event_id=vip.event_id, ticket_type=vip, user=buyer, quantity=2)
+        return request, entry
+
+    fast, fast_entry = pair(7)
+    fastpath.insert_with_audit(fast, fast_entry, link="request_id")
+    slow, slow_entry = pair(8)
+    slow.save()
+    slow_entry.request = slow
+    slow_entry.save()
+    assert fast.pk and fast_entry.pk and not fast._state.adding and not fast_entry._state.adding
+    assert fast_entry.request_id == fast.pk
+    assert AuditEntry.objects.get(pk=fast_entry.pk).request_id == fast.pk
+
+    def stored(model, pk, *skip):
+        names = [f.attname for f in model._meta.concrete_fields if f.attname not in ("id", *skip)]
+        return model.objects.filter(pk=pk).values(*names).get()
+
+    assert stored(TicketRequest, fast.pk, "created_at", "seq") == (
+        stored(TicketRequest, slow.pk, "created_at", "seq")
+    )
+    assert stored(AuditEntry, fast_entry.pk, "created_at", "request_id") == (
+        stored(AuditEntry, slow_entry.pk, "created_at", "request_id")
+    )
 
 
 def test_bump_type_counters_matches_orm_updates(vip, regular):
