@@ -1,14 +1,88 @@
+"""`manage.py serve`: the web server and the django-q2 cluster, each restarted whenever it dies."""
+
 import os
 import signal
+import socket
 import subprocess
 import sys
 import time
 
-from django.core.management.base import BaseCommand
+from django.core.management.base import BaseCommand, CommandError
+
+FIRST_DELAY, MAX_DELAY = 0.5, 10.0  # restart back-off, doubling after each exit
+STABLE_AFTER = 60.0  # a child that stayed up this long starts again from FIRST_DELAY
+QUICK_EXIT, QUICK_EXITS_TO_GIVE_UP = 5.0, 3  # the web server failing to boot this often gives up
+STOP_TIMEOUT = 15.0
+BACKLOG = 2048  # a crowd of new connections waits in the kernel's queue instead of being refused
+GUNICORN_OPTIONS = [
+    *("--worker-class", "gthread", "--threads", "4"),
+    *("--backlog", str(BACKLOG), "--keep-alive", "5"),
+    *("--access-logfile", "-", "--graceful-timeout", "10"),
+    # gunicorn 27 opens ~/.gunicorn/gunicorn.ctl by default; two servers would fight over it.
+    "--no-control-socket",
+]
+
+
+class Child:
+    """One child process in its own session, started again with a back-off whenever it exits."""
+
+    def __init__(self, name, args, write, give_up=False, pass_fds=()):
+        self.name, self.args, self.write, self.give_up, self.pass_fds = name, args, write, give_up, pass_fds
+        self.proc, self.started, self.restart_at = None, 0.0, 0.0
+        self.delay, self.quick_exits = 0.0, 0
+
+    def tend(self):
+        """Start the child when its back-off is over, note its exit; False once it has given up."""
+        now = time.monotonic()
+        if self.proc is None:
+            if now >= self.restart_at:
+                # Own session: Ctrl-C reaches only serve, which stops each child through its main process.
+                own = {"creationflags": subprocess.CREATE_NEW_PROCESS_GROUP} if os.name == "nt" else {}
+                self.proc = subprocess.Popen(self.args, start_new_session=True, pass_fds=self.pass_fds, **own)
+                self.started = now
+            return True
+        code = self.proc.poll()
+        if code is None:
+            return True
+        self.sweep()
+        up = now - self.started
+        first = up >= STABLE_AFTER or not self.delay
+        self.delay = FIRST_DELAY if first else min(self.delay * 2, MAX_DELAY)
+        self.quick_exits = self.quick_exits + 1 if up < QUICK_EXIT else 0
+        self.proc, self.restart_at = None, now + self.delay
+        how = f"{self.name} exited with code {code} after {up:.1f} s"
+        if self.give_up and self.quick_exits >= QUICK_EXITS_TO_GIVE_UP:
+            self.write(f"{how}, {self.quick_exits} times in a row; giving up")
+            return False
+        self.write(f"{how}; restarting it in {self.delay:g} s")
+        return True
+
+    def sweep(self):
+        """SIGKILL what a dead child left in its session (a killed qcluster's sentinel and workers)."""
+        if os.name != "nt":
+            try:
+                os.killpg(self.proc.pid, signal.SIGKILL)
+            except (ProcessLookupError, PermissionError):
+                pass
+
+    def stop(self):
+        if self.proc is not None and self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGTERM if os.name != "nt" else signal.CTRL_BREAK_EVENT)
+
+    def wait(self, deadline):
+        if self.proc is None:
+            return
+        try:
+            self.proc.wait(timeout=max(0.1, deadline - time.monotonic()))
+        except subprocess.TimeoutExpired:
+            self.write(f"{self.name} did not stop within {STOP_TIMEOUT:g} s; killing it")
+            self.proc.kill()
+            self.proc.wait()
+        self.sweep()
 
 
 class Command(BaseCommand):
-    help = "Run the web server and the django-q2 cluster together; Ctrl-C stops both."
+    help = "Run the web server and the django-q2 cluster together, restarting either when it dies."
 
     def add_arguments(self, parser):
         parser.add_argument("--host", default="127.0.0.1")
@@ -18,23 +92,30 @@ class Command(BaseCommand):
             "--dev", action="store_true", help="Django's runserver (auto-reload) instead of gunicorn."
         )
 
+    def write(self, line):
+        self.stdout.write(line)
+        self.stdout.flush()
+
     def handle(self, *args, host, port, workers, dev, **options):
         manage = [sys.executable, "manage.py"]
+        fds = ()
         if dev or os.name == "nt":  # gunicorn does not run on Windows
             web = [*manage, "runserver", f"{host}:{port}", "--noreload"]
         else:
-            web = [
-                sys.executable, "-m", "gunicorn", "eventtix.wsgi",
-                "--bind", f"{host}:{port}", "--workers", str(workers), "--threads", "4",
-                "--access-logfile", "-", "--graceful-timeout", "10",
-            ]  # fmt: skip
-        # Own sessions: Ctrl-C reaches only this command, which stops each child through its
-        # main process (signalling a qcluster's whole process group can hang it).
-        children = [
-            subprocess.Popen(web, start_new_session=True),
-            subprocess.Popen([*manage, "qcluster"], start_new_session=True),
-        ]
-        self.stdout.write(f"EventTix on http://{host}:{port}/ with the task cluster beside it. Ctrl-C stops.")
+            # serve holds the listening socket: a port clash shows at once, and connections made
+            # while gunicorn restarts wait in the backlog instead of being refused.
+            family = socket.AF_INET6 if ":" in host else socket.AF_INET
+            try:
+                listener = socket.create_server((host.strip("[]"), port), family=family, backlog=BACKLOG)
+            except OSError as error:
+                raise CommandError(
+                    f"cannot listen on {host}:{port} ({error.strerror}); is the port taken?"
+                ) from None
+            fds = (listener.fileno(),)
+            web = [sys.executable, "-m", "gunicorn", "eventtix.wsgi", "--bind", f"fd://{fds[0]}"]
+            web += ["--workers", str(workers), *GUNICORN_OPTIONS]
+        web = Child("web server", web, self.write, give_up=True, pass_fds=fds)
+        cluster = Child("task cluster", [*manage, "qcluster"], self.write)
         stopping = False
 
         def stop(signum, frame):
@@ -43,17 +124,18 @@ class Command(BaseCommand):
 
         signal.signal(signal.SIGINT, stop)
         signal.signal(signal.SIGTERM, stop)
-        while not stopping and all(child.poll() is None for child in children):
+        self.write(f"EventTix on http://{host}:{port}/ with the task cluster beside it. Ctrl-C stops.")
+        running = True
+        while running and not stopping:
+            running = all([web.tend(), cluster.tend()])  # a list: tend both on every pass
             time.sleep(0.2)
-        for child in children:
-            if child.poll() is None:
-                child.send_signal(signal.SIGTERM if os.name != "nt" else signal.CTRL_BREAK_EVENT)
-        deadline = time.monotonic() + 15
-        for child in children:
-            try:
-                child.wait(timeout=max(0.1, deadline - time.monotonic()))
-            except subprocess.TimeoutExpired:
-                child.kill()
-        failed = [child.args[2] for child in children if child.returncode not in (0, -signal.SIGTERM)]
-        if failed and not stopping:
-            raise SystemExit(f"stopped because a process exited: {failed}")
+        for child in (web, cluster):
+            child.stop()
+        deadline = time.monotonic() + STOP_TIMEOUT
+        for child in (web, cluster):
+            child.wait(deadline)
+        if not running:
+            raise CommandError(
+                f"the web server failed within {QUICK_EXIT:g} s of starting {QUICK_EXITS_TO_GIVE_UP} "
+                "times in a row (see its errors above); stopped."
+            )
