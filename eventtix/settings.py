@@ -3,6 +3,7 @@
 import secrets
 from datetime import timedelta
 from pathlib import Path
+from urllib.parse import urlencode
 
 import environ
 from django.core.exceptions import ImproperlyConfigured
@@ -74,6 +75,7 @@ MIDDLEWARE = [
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "django_htmx.middleware.HtmxMiddleware",
+    "eventtix.middleware.BusyDatabaseMiddleware",
 ]
 
 ROOT_URLCONF = "eventtix.urls"
@@ -118,6 +120,16 @@ else:
         # Statements are not prepared (psycopg's prepare_threshold stays off): measured, that
         # cut the drain's rate by 40 % and gained the requests nothing (BENCHMARKS.md).
         DATABASES["default"]["OPTIONS"] = {"server_side_binding": True}
+    # No wait on the database is unbounded: a request queued behind a stalled lock holder gives
+    # up (a 503 "busy, try again", eventtix/middleware.py), and a stalled transaction is ended.
+    DATABASES["default"].setdefault("OPTIONS", {})["options"] = " ".join(
+        f"-c {name}={env.int(var, default=default)}"
+        for name, var, default in (
+            ("lock_timeout", "DB_LOCK_TIMEOUT_MS", 3000),
+            ("statement_timeout", "DB_STATEMENT_TIMEOUT_MS", 30000),
+            ("idle_in_transaction_session_timeout", "DB_IDLE_IN_TRANSACTION_TIMEOUT_MS", 10000),
+        )
+    )
 
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 AUTH_USER_MODEL = "accounts.User"
@@ -135,14 +147,19 @@ AUTH_PASSWORD_VALIDATORS = [
 # Redis is the production cache and task broker; without it a file cache shared by the
 # web and cluster processes on this machine coalesces wake-ups and counts throttles.
 REDIS_URL = env("REDIS_URL", default="")
+# Seconds any one call to Redis may take (connecting, or waiting for an answer).
+REDIS_TIMEOUT = env.float("REDIS_TIMEOUT", default=0.25)
 if REDIS_URL:
     CACHES = {
         "default": {
             # django-redis keeps one client per server; Django's own backend builds a new
             # client for every call, which cost a fifth of a ticket request's CPU.
-            "BACKEND": "django_redis.cache.RedisCache",
+            # (Its subclass answers from the process's memory while Redis is down or hung.)
+            "BACKEND": "eventtix.cache.FailSoftRedisCache",
             "LOCATION": REDIS_URL,
             "KEY_PREFIX": env("CACHE_KEY_PREFIX", default="eventtix"),
+            # Every call to Redis is bounded: a hung Redis must not hold a page's thread.
+            "OPTIONS": {"SOCKET_CONNECT_TIMEOUT": REDIS_TIMEOUT, "SOCKET_TIMEOUT": REDIS_TIMEOUT},
         }
     }
 else:
@@ -253,6 +270,8 @@ TRANSACTIONS_CSV = Path(env("TRANSACTIONS_CSV", default=str(DATA_DIR / "transact
 # The queue engine (see README, "The queue engine").
 EVENTTIX_DRAIN_BATCH_SIZE = env.int("DRAIN_BATCH_SIZE", default=500)
 EVENTTIX_DRAIN_TIME_BUDGET_S = env.float("DRAIN_TIME_BUDGET_S", default=20.0)
+# Seconds a client is told to wait (Retry-After) when the database was too busy to answer.
+EVENTTIX_BUSY_RETRY_AFTER_S = env.int("BUSY_RETRY_AFTER_S", default=2)
 
 # django-q2. The ORM broker keeps tasks in the database: a worker killed mid-task has its
 # task delivered again after `retry` seconds, which the idempotent drain tolerates. The Redis
@@ -262,9 +281,10 @@ Q_CLUSTER = {
     "name": "eventtix",
     "workers": env.int("Q_WORKERS", default=2),
     # A drain stops itself after DRAIN_TIME_BUDGET_S and re-queues, far inside the timeout.
-    "timeout": env.int("Q_TIMEOUT", default=60),
+    # (The task that wakes the drain at a sale's opening sleeps up to a minute, so 90.)
+    "timeout": env.int("Q_TIMEOUT", default=90),
     # Must exceed timeout, or a task still running would be handed to a second worker.
-    "retry": env.int("Q_RETRY", default=90),
+    "retry": env.int("Q_RETRY", default=120),
     # A task that keeps failing is a bug: stop after a few tries; the schedule still sweeps.
     "max_attempts": 3,
     "ack_failures": True,
@@ -277,7 +297,13 @@ Q_BROKER = env("Q_BROKER", default="redis" if REDIS_URL else "orm")
 if Q_BROKER not in ("orm", "redis") or (Q_BROKER == "redis" and not REDIS_URL):
     raise ImproperlyConfigured("Q_BROKER must be 'orm' or 'redis', and 'redis' needs REDIS_URL.")
 if Q_BROKER == "redis":
-    Q_CLUSTER["redis"] = REDIS_URL
+    # Bounded calls here too (the cluster's own blocking pop waits 1 s, so a little longer):
+    # with Redis hung, a wake-up in a web request gives up quickly and the sweep serves it.
+    Q_CLUSTER["redis"] = (
+        REDIS_URL
+        + ("&" if "?" in REDIS_URL else "?")
+        + urlencode({"socket_connect_timeout": REDIS_TIMEOUT, "socket_timeout": max(2.0, REDIS_TIMEOUT)})
+    )
 else:
     Q_CLUSTER["orm"] = "default"
     # 50 ms polling keeps enqueue-to-start latency well under 100 ms at negligible cost.

@@ -1,7 +1,7 @@
 """Reads: availability, queue positions, a buyer's requests, orders and tickets."""
 
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 from django.core.cache import cache
 from django.db.models import Count, F, Prefetch, Q, Subquery, Sum
@@ -57,6 +57,8 @@ class QueuePosition:
     order_id: int | None
     # True when the place is on the ticket type's waiting list rather than in the queue.
     waiting_list: bool = False
+    # Seconds until the client should ask again (services.polling); None once decided.
+    poll_after_seconds: float | None = None
 
 
 def requests_ahead(*, ticket_request: TicketRequest) -> int:
@@ -204,4 +206,20 @@ def sales_over_time(*, event_id: int) -> list[tuple]:
         .annotate(n=Sum("quantity"))
         .order_by("minute")
         .values_list("minute", "n")
+    )
+
+
+def sales_opening(*, after, until) -> list[tuple[int, datetime]]:
+    """(event id, opening) of the sales that open in (after, until] with arrivals in their waiting
+    room, soonest first: the drain must draw those rooms at the opening."""
+    return list(
+        Event.objects.filter(
+            cancelled_at__isnull=True,
+            sale_opens_at__gt=after,
+            sale_opens_at__lte=until,
+            ticket_types__counter__queued__gt=0,
+        )
+        .order_by("sale_opens_at", "pk")
+        .values_list("pk", "sale_opens_at")
+        .distinct()
     )

@@ -94,6 +94,7 @@ class TicketRequestListView(APIView):
             idempotency_key=header.validated_data["idempotency_key"] or None,
         )
         position = selectors.arrival_position(ticket_request=ticket_request)
+        services.poll_hint(position, event=ticket_request.event)
         body = TicketRequestCreatedOut(ticket_request, context={"queue_position": position}).data
         return Response(body, status=status.HTTP_202_ACCEPTED)
 
@@ -141,7 +142,10 @@ class QueuePositionView(APIView):
         query.is_valid(raise_exception=True)
         ticket_request = own_request_or_404(user=request.user, request_id=query.validated_data["request_id"])
         services.wake_if_unplaced(ticket_request)
-        return Response(QueuePositionOut(selectors.queue_position(ticket_request=ticket_request)).data)
+        position = selectors.queue_position(ticket_request=ticket_request)
+        retry_after = services.poll_hint(position, event=ticket_request.event)
+        headers = {"Retry-After": retry_after} if retry_after else None
+        return Response(QueuePositionOut(position).data, headers=headers)
 
 
 class OrderListView(APIView):

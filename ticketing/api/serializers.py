@@ -151,6 +151,12 @@ class TicketRequestCreatedOut(TicketRequestOut):
         "null in the waiting room, where order is drawn at opening."
     )
     waiting_room = serializers.SerializerMethodField()
+    poll_after_seconds = serializers.SerializerMethodField(
+        help_text="Poll `/api/queue/position` after this many seconds; null once decided."
+    )
+
+    def get_poll_after_seconds(self, obj) -> float | None:
+        return self.context["queue_position"].poll_after_seconds
 
     def get_order_id(self, obj) -> int | None:
         return self.context["queue_position"].order_id
@@ -179,6 +185,10 @@ class QueuePositionOut(serializers.Serializer):
     )
     order_id = serializers.IntegerField(allow_null=True)
     waiting_list = serializers.BooleanField(help_text="True when the place is on the waiting list.")
+    poll_after_seconds = serializers.FloatField(
+        allow_null=True,
+        help_text="Ask again after this many seconds (also sent as Retry-After); null once decided.",
+    )
 
 
 class NamedRefOut(serializers.Serializer):

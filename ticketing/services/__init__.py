@@ -4,7 +4,7 @@ Views, API views, management commands and tasks call these functions and nothing
 services decide, and services.ledger is the only code that writes a state change.
 """
 
-from ticketing.services.allocation import DrainResult, drain_due_queues, drain_event_queue
+from ticketing.services.allocation import DrainResult, drain_due_queues, drain_event_queue, events_with_work
 from ticketing.services.checkin import can_check_in, check_in_ticket
 from ticketing.services.csvlog import flush_transactions_csv
 from ticketing.services.notifications import send_outbox, send_owed_emails
@@ -15,6 +15,7 @@ from ticketing.services.orders import (
     cancel_order,
     record_refund,
 )
+from ticketing.services.polling import hint as poll_hint
 from ticketing.services.queue import (
     cancel_request,
     cancel_requests_of_inactive_buyers,
@@ -35,9 +36,11 @@ __all__ = [
     "check_in_ticket",
     "drain_due_queues",
     "drain_event_queue",
+    "events_with_work",
     "enqueue_request",
     "flush_transactions_csv",
     "record_refund",
+    "poll_hint",
     "request_drain",
     "send_outbox",
     "send_owed_emails",

@@ -101,9 +101,10 @@ def add_request(ticket_request: TicketRequest) -> places.Place:
         amount=r.unit_price * r.quantity,
     )
     fastpath.insert_with_audit(r, entry, link="request_id")
-    if not waiting:
+    # A waiting-room arrival (it has a draw) waits for the opening, which wakes the drain itself.
+    if not waiting and r.draw is None:
         event_id = r.event_id
-        transaction.on_commit(lambda: wakeups.request_drain(event_id))
+        transaction.on_commit(lambda: wakeups.request_drain(event_id), robust=True)
     return place
 
 
@@ -264,7 +265,7 @@ def cancel_tickets(
         _owe_emails([(OutboxEmail.Kind.ORDER_CANCELLED, order.user_id, order.event_id, order.pk)], now=now)
     # Tickets came back: the waiting list may now be served.
     event_id = order.event_id
-    transaction.on_commit(lambda: wakeups.request_drain(event_id))
+    transaction.on_commit(lambda: wakeups.request_drain(event_id), robust=True)
 
 
 def record_refund(*, order: Order, amount: Decimal, reason: str, actor_id: int | None) -> None:
@@ -304,7 +305,7 @@ def capacity_changed(*, ticket_type: TicketType, old: int, actor_id: int | None)
     )
     if ticket_type.capacity > old:
         event_id = ticket_type.event_id
-        transaction.on_commit(lambda: wakeups.request_drain(event_id))
+        transaction.on_commit(lambda: wakeups.request_drain(event_id), robust=True)
 
 
 def mark_event_cancelled(
@@ -345,4 +346,4 @@ def _owe_emails(emails: list[tuple], *, now) -> None:
         ["kind", "user_id", "event_id", "order_id", "claim", "attempts", "created_at"],
         [(*e, "", 0, created) for e in emails],
     )
-    transaction.on_commit(wakeups.request_emails)
+    transaction.on_commit(wakeups.request_emails, robust=True)

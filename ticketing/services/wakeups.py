@@ -1,25 +1,48 @@
-"""Waking the cluster when there is queue work, without one task per request."""
+"""Waking the cluster when there is queue work, without one task per request.
+
+A wake-up is a hint, never a promise: if the cache or the broker fails, it is logged and dropped,
+and the minute sweep (tasks.sweep) does what the lost task would have done. So a wake-up run after
+a commit never turns a committed change into an error (the ledger registers them as robust
+on-commit callbacks, and they catch broker faults themselves).
+"""
+
+import logging
 
 from django.core.cache import cache
 from django.utils import timezone
 from django_q.tasks import async_task
 
+log = logging.getLogger(__name__)
+
 # Seconds a pending wake-up suppresses others. The drain clears the key when it starts, so
 # this only matters when a task is lost (Redis broker crash): then the next request after it
 # expires wakes the cluster again, and the minute sweep serves anything left before that.
 WAKE_TTL = 10
+# The opening task covers the minute after a sweep; the next sweep queues the next one.
+OPENINGS_TTL = 50
 
 
 def _key(event_id: int) -> str:
     return f"drain-pending:{event_id}"
 
 
-def request_drain(event_id: int) -> bool:
-    """Queue a drain of the event unless one is already queued; True when one was queued."""
-    if not cache.add(_key(event_id), 1, timeout=WAKE_TTL):
+def request_drain(event_id: int, *, force: bool = False) -> bool:
+    """Queue a drain of the event unless one is already queued; True when one was queued.
+
+    `force` (the sweep's) queues one even so: a marker may outlive a task the broker lost.
+    """
+    if force:
+        cache.set(_key(event_id), 1, timeout=WAKE_TTL)
+    elif not cache.add(_key(event_id), 1, timeout=WAKE_TTL):
         return False
-    async_task("ticketing.tasks.drain_event", event_id, group="drain")
-    return True
+    return _queue("ticketing.tasks.drain_event", event_id, group="drain")
+
+
+def request_openings(*, until) -> bool:
+    """Queue the task that wakes the drain at each sale opening up to `until`, unless queued."""
+    if not cache.add("openings-pending", 1, timeout=OPENINGS_TTL):
+        return False
+    return _queue("ticketing.tasks.open_sales", until.isoformat(), group="opening")
 
 
 def drain_started(event_id: int) -> None:
@@ -45,9 +68,17 @@ def request_emails() -> bool:
     """Queue a run of the outbox sender unless one is already queued; True when one was queued."""
     if not cache.add("emails-pending", 1, timeout=WAKE_TTL):
         return False
-    async_task("ticketing.tasks.send_emails", group="email")
-    return True
+    return _queue("ticketing.tasks.send_emails", group="email")
 
 
 def emails_started() -> None:
     cache.delete("emails-pending")
+
+
+def _queue(task: str, *args, group: str) -> bool:
+    try:
+        async_task(task, *args, group=group)
+    except Exception:  # the broker (Redis, or the database) is down: the sweep will do it
+        log.warning("could not queue %s%s; the minute sweep will do its work", task, args, exc_info=True)
+        return False
+    return True

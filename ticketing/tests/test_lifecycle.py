@@ -287,8 +287,12 @@ def test_only_staff_cancel_events(make_user, small):
         services.cancel_event(user=make_user(), event_id=small.event_id)
 
 
-def test_the_sweep_takes_a_deactivated_buyer_off_the_waiting_list(make_user, small):
+def test_the_sweep_takes_a_deactivated_buyer_off_the_waiting_list(make_user, small, monkeypatch):
+    from django_q.conf import Conf
+
     from ticketing import tasks
+
+    monkeypatch.setattr(Conf, "SYNC", True)
 
     buy(make_user(), small, 2)
     buyer, after = make_user(), make_user()

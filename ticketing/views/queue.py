@@ -22,6 +22,7 @@ def request_detail(request, pk):
     ticket_request = _own_request(request, pk)
     services.wake_if_unplaced(ticket_request)
     position = selectors.queue_position(ticket_request=ticket_request)
+    services.poll_hint(position, event=ticket_request.event)
     order = None
     if position.order_id:
         order = selectors.user_orders(user=request.user).filter(pk=position.order_id).first()

@@ -1,0 +1,89 @@
+"""The server tells each client when to ask again: soon near the front, rarely far back, never in step."""
+
+import random
+import re
+from datetime import timedelta
+
+import pytest
+from django.utils import timezone
+
+from conftest import as_user
+from ticketing import services
+from ticketing.selectors import QueuePosition
+from ticketing.services import polling
+
+pytestmark = pytest.mark.django_db
+
+
+def position(status="queued", *, ahead=0, eta=None, waiting_room=False):
+    return QueuePosition(1, status, None if waiting_room else ahead + 1, ahead, eta, waiting_room, None)
+
+
+def after(pos, event, now=None, seed=1):
+    return polling.poll_after(pos, event=event, now=now or timezone.now(), rng=random.Random(seed))
+
+
+def test_decided_requests_stop_polling(event):
+    for status in ("fulfilled", "rejected", "cancelled"):
+        assert after(position(status), event) is None
+
+
+def test_near_the_front_soon_far_back_rarely(event):
+    front = after(position(ahead=3, eta=0.5), event)
+    middle = after(position(ahead=40_000, eta=20.0), event)
+    far = after(position(ahead=900_000, eta=600.0), event)
+    assert 1.0 <= front <= 1.2
+    assert 4.0 <= middle <= 6.0
+    assert 16.0 <= far <= 24.0
+
+
+def test_without_a_measured_rate_the_front_polls_every_couple_of_seconds(event):
+    assert 1.6 <= after(position(ahead=10, eta=None), event) <= 2.4
+    assert 4.0 <= after(position(ahead=50_000, eta=None), event) <= 6.0
+
+
+def test_a_waiting_list_polls_slowly(event):
+    assert 8.0 <= after(position("waiting", ahead=5), event) <= 12.0
+
+
+def test_the_waiting_room_comes_back_more_often_as_the_opening_nears(event):
+    opens = event.sale_opens_at
+    far = after(position(waiting_room=True), event, now=opens - timedelta(minutes=10))
+    near = after(position(waiting_room=True), event, now=opens - timedelta(seconds=6))
+    opened = after(position(waiting_room=True), event, now=opens + timedelta(seconds=1))
+    assert 16.0 <= far <= 24.0
+    assert 1.6 <= near <= 2.4
+    assert 1.6 <= opened <= 2.4
+
+
+def test_a_crowd_is_spread_out_not_in_step(event):
+    seen = {after(position(ahead=100, eta=40.0), event, seed=seed) for seed in range(200)}
+    assert len(seen) > 20
+    assert min(seen) >= 8.0 and max(seen) <= 12.0
+
+
+def test_the_api_says_when_to_ask_again_in_the_body_and_retry_after(api, buyer, regular):
+    created = as_user(api, buyer).post(
+        "/api/ticket-requests", {"ticket_type_id": regular.pk, "quantity": 1}, format="json"
+    )
+    assert created.status_code == 202
+    assert created.json()["poll_after_seconds"] >= 1.0
+    response = api.get(f"/api/queue/position?request_id={created.json()['id']}")
+    seconds = response.json()["poll_after_seconds"]
+    assert 1.0 <= seconds <= 24.0
+    assert int(response["Retry-After"]) == -(-seconds // 1)
+
+    services.drain_event_queue(event_id=regular.event_id)
+    decided = api.get(f"/api/queue/position?request_id={created.json()['id']}")
+    assert decided.json()["status"] == "fulfilled"
+    assert decided.json()["poll_after_seconds"] is None
+    assert "Retry-After" not in decided
+
+
+def test_the_page_polls_once_after_the_servers_delay(client, buyer, regular):
+    mine = services.enqueue_request(user=buyer, ticket_type_id=regular.pk, quantity=1)
+    client.force_login(buyer)
+    response = client.get(mine.get_absolute_url())
+    delay = float(re.search(r'hx-trigger="load delay:([0-9.]+)s"', response.content.decode()).group(1))
+    assert delay == response.context["position"].poll_after_seconds
+    assert 1.0 <= delay <= 24.0

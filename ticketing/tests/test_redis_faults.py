@@ -1,0 +1,169 @@
+"""Redis down or hung is not a failure for the buyer: each test starts its own Redis and breaks it.
+
+Never the shared Redis: a private `redis-server` on a free port, stopped (SIGKILL) or paused
+(SIGSTOP) by the test. The site's cache is pointed at it with override_settings.
+"""
+
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import time
+
+import pytest
+from django.core.cache import cache, caches
+from django.test import override_settings
+from django_q.conf import Conf
+
+from conftest import as_user
+from eventtix.cache import FailSoftRedisCache
+from ticketing import tasks
+from ticketing.models import TicketRequest
+from ticketing.services import wakeups
+
+pytestmark = [
+    pytest.mark.django_db(transaction=True),
+    pytest.mark.skipif(not shutil.which("redis-server"), reason="needs redis-server on PATH"),
+]
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+class PrivateRedis:
+    def __init__(self, tmp_path):
+        self.port = free_port()
+        self.dir = tmp_path
+        self.proc = None
+
+    @property
+    def url(self):
+        return f"redis://127.0.0.1:{self.port}/0"
+
+    def start(self):
+        self.proc = subprocess.Popen(
+            ["redis-server", "--port", str(self.port), "--bind", "127.0.0.1", "--save", "",
+             "--appendonly", "no", "--dir", str(self.dir)],
+            stdout=subprocess.DEVNULL,
+        )  # fmt: skip
+        deadline = time.monotonic() + 10
+        while time.monotonic() < deadline:
+            try:
+                socket.create_connection(("127.0.0.1", self.port), timeout=0.5).close()
+                return
+            except OSError:
+                time.sleep(0.05)
+        raise RuntimeError("private redis-server did not start")
+
+    def kill(self):
+        self.proc.kill()
+        self.proc.wait()
+
+    def pause(self):
+        os.kill(self.proc.pid, signal.SIGSTOP)
+
+    def resume(self):
+        os.kill(self.proc.pid, signal.SIGCONT)
+
+
+@pytest.fixture
+def redis_server(tmp_path):
+    server = PrivateRedis(tmp_path)
+    server.start()
+    yield server
+    if server.proc.poll() is None:
+        server.resume()
+        server.kill()
+
+
+@pytest.fixture
+def site_on(redis_server, monkeypatch):
+    """The site's cache on the private Redis; the breaker retries Redis at once in these tests."""
+    monkeypatch.setattr(FailSoftRedisCache, "RETRY_SECONDS", 0.0)
+    caches_setting = {
+        "default": {
+            "BACKEND": "eventtix.cache.FailSoftRedisCache",
+            "LOCATION": redis_server.url,
+            "OPTIONS": {"SOCKET_CONNECT_TIMEOUT": 0.25, "SOCKET_TIMEOUT": 0.25},
+        }
+    }
+    with override_settings(CACHES=caches_setting):
+        caches["default"].clear_fallback()
+        yield redis_server
+        caches["default"].clear_fallback()
+
+
+def test_the_cache_uses_redis_then_memory_while_it_is_down_then_redis_again(site_on):
+    assert cache.add("k", "in redis") is True
+    assert cache.get("k") == "in redis" and caches["default"].redis_available
+
+    site_on.kill()
+    assert cache.get("k") is None  # memory knows nothing of what Redis held
+    assert cache.add("k", "in memory") is True and cache.add("k", "again") is False
+    assert cache.get("k") == "in memory"
+    assert not caches["default"].redis_available
+
+    site_on.start()
+    assert cache.get("k") is None  # Redis again (empty after its restart)
+    assert caches["default"].redis_available
+
+
+def test_a_hung_redis_costs_a_short_time_out_and_answers_from_memory(site_on):
+    cache.set("k", 1)
+    site_on.pause()
+    assert cache.add("k", 2) is True  # from memory: Redis did not answer in time
+    assert not caches["default"].redis_available
+    site_on.resume()
+    assert cache.get("k") == 1
+    assert caches["default"].redis_available
+
+
+def test_ticket_requests_pages_and_reads_answer_as_usual_with_redis_down(site_on, client, api, buyer, vip):
+    site_on.kill()
+    # The API: queued, 202, once.
+    response = as_user(api, buyer).post(
+        "/api/ticket-requests", {"ticket_type_id": vip.pk, "quantity": 1}, format="json"
+    )
+    assert response.status_code == 202, response.content
+    assert TicketRequest.objects.filter(user=buyer).count() == 1
+    request_id = response.json()["id"]
+    assert api.get(f"/api/queue/position?request_id={request_id}").status_code == 200
+    assert api.get("/api/events").status_code == 200
+    assert api.get(f"/api/availability?event_id={vip.event_id}").status_code == 200
+    # The pages: the event page takes a request from its form.
+    client.force_login(buyer)
+    page = client.get(f"/events/{vip.event_id}/")
+    assert page.status_code == 200
+    form = page.context["form"]
+    posted = client.post(
+        f"/events/{vip.event_id}/",
+        {"ticket_type": vip.pk, "quantity": 1, "idempotency_key": form["idempotency_key"].value()},
+    )
+    assert posted.status_code == 302, posted.content
+    assert TicketRequest.objects.filter(user=buyer).count() == 2
+    assert client.get(posted.url).status_code == 200
+
+
+def test_a_broker_that_fails_after_commit_still_answers_202_and_the_sweep_serves(
+    site_on, api, buyer, vip, monkeypatch
+):
+    def broker_down(*args, **kwargs):
+        raise ConnectionError("broker unreachable")
+
+    monkeypatch.setattr(wakeups, "async_task", broker_down)
+    response = as_user(api, buyer).post(
+        "/api/ticket-requests", {"ticket_type_id": vip.pk, "quantity": 1}, format="json"
+    )
+    assert response.status_code == 202, response.content
+    ticket_request = TicketRequest.objects.get(user=buyer)
+    assert ticket_request.status == TicketRequest.Status.QUEUED
+
+    monkeypatch.undo()  # the broker is back; the sweep asks it for the drain
+    monkeypatch.setattr(Conf, "SYNC", True)
+    tasks.sweep()
+    ticket_request.refresh_from_db()
+    assert ticket_request.status == TicketRequest.Status.FULFILLED
