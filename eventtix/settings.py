@@ -76,6 +76,7 @@ MIDDLEWARE = [
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "django_htmx.middleware.HtmxMiddleware",
     "eventtix.middleware.BusyDatabaseMiddleware",
+    "eventtix.middleware.ShedLoadMiddleware",
 ]
 
 ROOT_URLCONF = "eventtix.urls"
@@ -272,6 +273,9 @@ EVENTTIX_DRAIN_BATCH_SIZE = env.int("DRAIN_BATCH_SIZE", default=500)
 EVENTTIX_DRAIN_TIME_BUDGET_S = env.float("DRAIN_TIME_BUDGET_S", default=20.0)
 # Seconds a client is told to wait (Retry-After) when the database was too busy to answer.
 EVENTTIX_BUSY_RETRY_AFTER_S = env.int("BUSY_RETRY_AFTER_S", default=2)
+# A new ticket request that waited longer than this in the web server's queue is refused at once
+# (503 "overloaded", eventtix/middleware.py) rather than served after its client has given up.
+EVENTTIX_SHED_AFTER_S = env.float("SHED_AFTER_S", default=2.0)
 
 # django-q2. The ORM broker keeps tasks in the database: a worker killed mid-task has its
 # task delivered again after `retry` seconds, which the idempotent drain tolerates. The Redis

@@ -38,6 +38,8 @@ def own_request_or_404(*, user, request_id: int):
 class TicketRequestListView(APIView):
     """The user's ticket requests (GET), or a new one put in the event's queue (POST)."""
 
+    # Under overload a new request is refused fast (eventtix/middleware.py), never left to wait.
+    sheddable = True
     permission_classes = [IsAuthenticated]
     throttle_classes = [TicketRequestRateThrottle]
 

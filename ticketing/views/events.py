@@ -4,6 +4,7 @@ from django.contrib.auth.views import redirect_to_login
 from django.shortcuts import get_object_or_404, redirect, render
 
 from events.models import Event
+from eventtix.load import sheddable
 from ticketing import selectors, services
 from ticketing.forms import TicketRequestForm
 from ticketing.views.base import attempt
@@ -13,6 +14,7 @@ def event_list(request):
     return render(request, "events/list.html", {"events": selectors.events_listed()})
 
 
+@sheddable
 def event_detail(request, pk):
     event = get_object_or_404(Event, pk=pk)
     ticket_types = selectors.ticket_types_with_queue(event_id=event.pk)

@@ -15,7 +15,9 @@ QUICK_EXIT, QUICK_EXITS_TO_GIVE_UP = 5.0, 3  # the web server failing to boot th
 STOP_TIMEOUT = 15.0
 BACKLOG = 2048  # a crowd of new connections waits in the kernel's queue instead of being refused
 GUNICORN_OPTIONS = [
-    *("--worker-class", "gthread", "--threads", "4"),
+    # gunicorn's threaded worker, noting how long each request waits for a thread, so that new
+    # ticket requests can be refused fast under overload (eventtix/gunicorn_worker.py).
+    *("--worker-class", "eventtix.gunicorn_worker.ThreadWorker", "--threads", "4"),
     *("--backlog", str(BACKLOG), "--keep-alive", "5"),
     *("--access-logfile", "-", "--graceful-timeout", "10"),
     # gunicorn 27 opens ~/.gunicorn/gunicorn.ctl by default; two servers would fight over it.
