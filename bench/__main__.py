@@ -14,7 +14,9 @@ def parse_args(argv):
     parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__.splitlines()[0])
     parser.add_argument("--runs", type=int, default=3, help="repeats of each figure; the median is reported")
     parser.add_argument(
-        "--only", default="", help="comma-separated: alloc,memory,position,availability,ingest,onsale,cluster"
+        "--only",
+        default="",
+        help="comma-separated: alloc,memory,position,availability,ingest,onsale,cluster,crowd,redisfault",
     )
     parser.add_argument("--requests", type=int, default=50_000, help="queue drained by the alloc figure")
     parser.add_argument("--position-queue", type=int, default=100_000)
@@ -23,6 +25,13 @@ def parse_args(argv):
     )
     parser.add_argument("--memory-queue", type=int, default=100_000)
     parser.add_argument("--buyers", type=int, default=5_000, help="buyers in the on-sale figure")
+    parser.add_argument("--crowd", type=int, default=3_000, help="buyers in the crowd figure")
+    parser.add_argument(
+        "--crowd-window",
+        type=float,
+        default=40.0,
+        help="seconds over which the crowd arrives, centred on the opening",
+    )
     parser.add_argument("--duration", type=float, default=10.0, help="seconds of load per HTTP run")
     parser.add_argument("--port", type=int, default=8500)
     parser.add_argument("--output", default=os.path.join(os.path.dirname(__file__), "results.json"))

@@ -3,12 +3,13 @@
 import json
 import os
 import platform
+import shutil
 import time
 
 from bench import database
 from bench.progress import Progress, table
 
-ALL = ["alloc", "memory", "position", "availability", "ingest", "onsale", "cluster"]
+ALL = ["alloc", "memory", "position", "availability", "ingest", "onsale", "cluster", "crowd", "redisfault"]
 
 # (key, target, higher is better, unit)
 TARGETS = [
@@ -33,6 +34,32 @@ TARGETS = [
     ("drain_peak_rss_mb", None, False, "MB"),
     ("cluster1_tickets_per_s", None, True, "tickets/s"),
     ("cluster2_tickets_per_s", None, True, "tickets/s"),
+    # bench/crowd.py: the crowd at the opening (median of the runs; undecided, lost and doubled
+    # the worst run's), then Redis stopped mid-sale under each broker (the worst run's).
+    ("crowd_failed_connections", 0, False, "connections"),
+    ("crowd_5xx", 0, False, "answers"),
+    ("crowd_429", None, False, "answers"),
+    ("crowd_join_p50_ms", None, False, "ms"),
+    ("crowd_join_p99_ms", 2000, False, "ms"),
+    ("crowd_poll_p50_ms", None, False, "ms"),
+    ("crowd_poll_p99_ms", 1000, False, "ms"),
+    ("crowd_last_decided_s", None, False, "s after opening"),
+    ("crowd_undecided", 0, False, "requests"),
+    ("crowd_lost", 0, False, "requests"),
+    ("crowd_doubled", 0, False, "buyers"),
+    *(
+        (f"redisfault_{broker}_{key}", target, False, unit)
+        for broker in ("orm", "redis")
+        for key, target, unit in (
+            ("5xx_during_outage", 0, "answers"),
+            ("5xx_outside_outage", 0, "answers"),
+            ("failed_connections", None, "connections"),
+            ("errors_after_commit", None, "answers"),
+            ("lost", 0, "requests"),
+            ("doubled", 0, "buyers"),
+            ("undecided", 0, "requests"),
+        )
+    ),
 ]
 
 
@@ -113,6 +140,21 @@ def run_scenarios(args, wanted: list[str], progress) -> dict:
         )
     if "cluster" in wanted:
         results.update(http_scenarios.cluster_figures(requests=args.requests, events=2, progress=progress))
+    if "crowd" in wanted:
+        from bench import crowd
+
+        results.update(
+            crowd.crowd_figures(
+                buyers=args.crowd, window=args.crowd_window, runs=args.runs, progress=progress
+            )
+        )
+    if "redisfault" in wanted:
+        from bench import crowd
+
+        if shutil.which("redis-server"):
+            results.update(crowd.redisfault_figures(runs=args.runs, progress=progress))
+        else:
+            progress.done("redisfault: skipped, no redis-server on PATH")
     return results
 
 

@@ -1,5 +1,6 @@
 """A tiny run of the benchmark's own code, so it cannot rot; it asserts correctness, never speed."""
 
+import shutil
 import socket
 from urllib.parse import quote
 
@@ -133,3 +134,43 @@ def test_seeded_buyers_hold_valid_tokens_and_no_usable_password():
     with psycopg.connect(database.conninfo()) as conn:
         assert conn.execute("SELECT password FROM accounts_user LIMIT 1").fetchone()[0] == "!"
     assert connection.vendor == "postgresql"
+
+
+def serve_this_test_database(monkeypatch) -> None:
+    """`manage.py serve`, started by a figure, serves this test's database with the benchmark's settings."""
+    db = connection.settings_dict
+    login = quote(db["USER"]) + (f":{quote(db['PASSWORD'])}" if db["PASSWORD"] else "")
+    host = f"{db['HOST'] or '127.0.0.1'}:{db['PORT'] or 5432}"
+    monkeypatch.setenv("DATABASE_URL", f"postgres://{login}@{host}/{db['NAME']}")
+    monkeypatch.setenv("DJANGO_SETTINGS_MODULE", "bench.settings")
+
+
+@pytest.mark.slow
+def test_the_crowd_figure_follows_every_buyer_to_a_decision(monkeypatch):
+    from bench.crowd import crowd_figures
+
+    serve_this_test_database(monkeypatch)
+    figures = crowd_figures(buyers=30, window=4, runs=1, progress=Quiet(), settle=30)
+    [run] = figures["crowd_runs"]
+    # Each buyer was accepted (one row each, every one decided) or refused at the door.
+    assert run["accepted"] + run["refused"] == 30
+    assert run["rows"] == run["accepted"] > 0
+    assert figures["crowd_lost"] == figures["crowd_doubled"] == figures["crowd_undecided"] == 0
+    assert run["polls"] >= run["accepted"]
+    assert 0 < figures["crowd_join_p50_ms"] <= figures["crowd_join_p99_ms"]
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(not shutil.which("redis-server"), reason="needs redis-server")
+def test_the_redisfault_figure_stops_and_restarts_its_own_redis(monkeypatch):
+    from bench.crowd import Flood, redisfault_figures
+
+    serve_this_test_database(monkeypatch)
+    flood = Flood(rate=5, seconds=4, outage_at=1, outage_for=1.5, settle=20)
+    figures = redisfault_figures(runs=1, progress=Quiet(), flood=flood, brokers=("orm",))
+    [run] = figures["redisfault_orm_runs"]
+    # Whatever the server does without Redis, every buyer is accounted for.
+    assert sum(run["outcomes"].values()) == 20 and run["rows"] <= 20
+    assert run["outage_s"] >= 1.5
+    assert run["5xx"] == run["5xx_during_outage"] + run["5xx_outside_outage"]
+    assert figures["redisfault_orm_doubled"] == 0
