@@ -233,3 +233,36 @@ def test_shallow_fields_serialize_as_drfs_own_copy(buyer, vip):
     fields = fastpath.shallow_fields(TicketRequestOut())
     assert fields.keys() == TicketRequestOut._declared_fields.keys()
     assert all(fields[n] is not TicketRequestOut._declared_fields[n] for n in fields)
+
+
+@pytest.mark.parametrize(
+    "data",
+    [
+        {"ticket_type_id": 3, "quantity": 2},
+        {"ticket_type_id": 3, "quantity": 2, "wait_if_sold_out": True},
+        {"ticket_type_id": "x", "quantity": 2**40},
+        {"quantity": "two"},
+        {},
+    ],
+)
+def test_shallow_fields_validate_input_as_drfs_own_copy(data):
+    from ticketing.api.serializers import IdempotencyKeyHeader, TicketRequestIn
+
+    def deep(serializer_class):
+        class DeepCopied(serializer_class):
+            def get_fields(self):
+                return copy.deepcopy(self._declared_fields)
+
+        return DeepCopied
+
+    for serializer_class, given in (
+        (TicketRequestIn, data),
+        (IdempotencyKeyHeader, {"idempotency_key": "k" * 101}),
+    ):
+        for _ in range(2):  # a second use must not see the first one's state
+            fast, slow = serializer_class(data=given), deep(serializer_class)(data=given)
+            assert fast.is_valid() == slow.is_valid()
+            assert fast.errors == slow.errors
+            assert (fast.validated_data if not fast.errors else None) == (
+                slow.validated_data if not slow.errors else None
+            )
