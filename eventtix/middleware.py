@@ -82,7 +82,7 @@ class ShedLoadMiddleware:
             )
         if client_gone(request):
             log.info("dropped a ticket request whose client had hung up")
-            return HttpResponse(status=499)  # nginx's "client closed request": nobody reads it
+            return HttpResponse(status=499, reason="Client Closed Request")  # nginx's; nobody reads it
         return None
 
 

@@ -2,10 +2,11 @@
 
 A crowd that polls at a fixed rate polls in step and mostly learns nothing. As Cloudflare's
 waiting room does (refreshIntervalSeconds), EventTix tells each client when to come back, from
-where its request stands: about every second near the front of a moving queue and around the
-opening, up to about 20 s far back (10 s on a waiting list), with jitter so that thousands of
-browsers spread out. The page's htmx trigger, `poll_after_seconds` and the Retry-After header of
-`GET /api/queue/position` all carry this one figure.
+where its request stands: about every second near the front of a moving queue, up to about 20 s
+far back (10 s on a waiting list), the waiting room just after the opening, with jitter so that
+thousands of browsers spread out rather than ask in step. The page's htmx trigger,
+`poll_after_seconds` and the Retry-After header of `GET /api/queue/position` all carry this one
+figure.
 """
 
 import math
@@ -19,8 +20,8 @@ FASTEST = 1.0
 SLOWEST = 20.0
 WAITING_LIST = 10.0
 JITTER = 0.2  # each interval is spread by ±20 %
-# Before the sale opens, the page is asked to come back this many times before the opening.
-APPROACH_STEPS = 3
+# The waiting room comes back spread over this many seconds after the opening.
+OPENING_SPREAD = 5.0
 
 
 def poll_after(position, *, event, now, rng=random) -> float | None:
@@ -30,9 +31,17 @@ def poll_after(position, *, event, now, rng=random) -> float | None:
     elif position.status != TicketRequest.Status.QUEUED:
         return None
     elif position.waiting_room:
-        # Before the opening: come back a few times as it nears, so the draw is seen at once.
         until_open = (event.sale_opens_at - now).total_seconds()
-        base = until_open / APPROACH_STEPS if until_open > 0 else 2.0
+        if until_open <= 0:
+            base = 2.0  # open, and the draw is being made
+        else:
+            # Come back just after the opening, once the draw is made, spread over a few seconds
+            # so that the whole waiting room does not ask in the same instant (nor every second
+            # while it waits); from further off, about every SLOWEST seconds.
+            back = until_open + rng.uniform(1.0, 1.0 + OPENING_SPREAD)
+            if back <= SLOWEST:
+                return round(back, 1)
+            base = SLOWEST
     elif position.eta_seconds is not None:
         # A quarter of the expected wait: the place shown never lags far behind the queue.
         base = position.eta_seconds / 4
