@@ -4,12 +4,13 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from django.core.cache import cache
-from django.db.models import Count, F, Prefetch, Q, Subquery, Sum
+from django.db.models import F, Prefetch, Q, Sum
 from django.db.models.functions import Coalesce, TruncMinute
 from django.utils import timezone
 
 from events.models import Event, TicketType
-from ticketing.models import AuditEntry, Order, QueueCounter, Ticket, TicketRequest
+from ticketing.models import AuditEntry, Order, Ticket, TicketRequest
+from ticketing.services import fastpath
 
 QUEUED = TicketRequest.Status.QUEUED
 WAITING = TicketRequest.Status.WAITING
@@ -69,25 +70,16 @@ def requests_ahead(*, ticket_request: TicketRequest) -> int:
     are few; every request still waiting in a higher priority is ahead too.
     """
     r = ticket_request
-    skipped_before = (
-        TicketRequest.objects.filter(event_id=r.event_id, priority=r.priority, skipped=True, seq__lt=r.seq)
-        .order_by()
-        .values("event_id")
-        .annotate(n=Count("id"))
-        .values("n")
-    )
-    counters = (
-        QueueCounter.objects.filter(event_id=r.event_id, priority__gte=r.priority)
-        .annotate(skipped_before=Coalesce(Subquery(skipped_before), 0))
-        .values_list("priority", "arrived", "decided", "skipped", "skipped_before")
-    )
+    # One statement (services/fastpath.py; test_fastpath holds it to the ORM's answer), so the
+    # counters come from one snapshot.
+    counters = fastpath.queue_counters_ahead(event_id=r.event_id, priority=r.priority, seq=r.seq)
     ahead = r.seq - 1
     for priority, arrived, decided, skipped, skipped_before in counters:
         if priority == r.priority:
             ahead -= decided + skipped_before
         else:
             ahead += arrived - decided - skipped
-    # Read in one statement, so from one snapshot; the request itself may have been served since.
+    # The request itself may have been served since it was read.
     return max(ahead, 0)
 
 
@@ -159,6 +151,12 @@ def arrival_position(*, ticket_request: TicketRequest) -> QueuePosition:
 
 def user_requests(*, user):
     return TicketRequest.objects.filter(user_id=user.pk).select_related("event", "ticket_type")
+
+
+def polled_request(*, user_id: int, request_id: int) -> tuple[bool, TicketRequest | None]:
+    """(account active, the buyer's own request with its event or None): what a poll of the
+    place reads, in one statement (services/fastpath.py)."""
+    return fastpath.read_own_request(user_id=user_id, request_id=request_id)
 
 
 def user_request(*, user, request_id: int) -> TicketRequest | None:

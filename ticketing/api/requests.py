@@ -12,7 +12,7 @@ from rest_framework_simplejwt.authentication import JWTStatelessUserAuthenticati
 from eventtix.api.parsers import JSONParser
 from eventtix.api.schema import ErrorOut, error_responses
 from eventtix.api.throttles import TicketRequestRateThrottle
-from ticketing import selectors, services
+from ticketing import errors, selectors, services
 from ticketing.api.serializers import (
     IdempotencyKeyHeader,
     OrderCancelIn,
@@ -133,6 +133,13 @@ class QueuePositionView(APIView):
 
     permission_classes = [IsAuthenticated]
 
+    def get_authenticators(self):
+        # Every buyer in a crowd polls this: as joining does, the token is trusted without reading
+        # the user, and the one statement that reads the request checks the account is active.
+        if not getattr(self, "swagger_fake_view", False):
+            return [JWTStatelessUserAuthentication(), SessionAuthentication()]
+        return super().get_authenticators()
+
     @extend_schema(
         tags=[TAG],
         operation_id="queue_position_retrieve",
@@ -142,7 +149,13 @@ class QueuePositionView(APIView):
     def get(self, request):
         query = QueuePositionQuery(data=request.query_params)
         query.is_valid(raise_exception=True)
-        ticket_request = own_request_or_404(user=request.user, request_id=query.validated_data["request_id"])
+        active, ticket_request = selectors.polled_request(
+            user_id=request.user.pk, request_id=query.validated_data["request_id"]
+        )
+        if not active:
+            raise errors.AccountUnavailable()
+        if ticket_request is None:
+            raise NotFound(NO_SUCH_REQUEST)
         services.wake_if_unplaced(ticket_request)
         position = selectors.queue_position(ticket_request=ticket_request)
         retry_after = services.poll_hint(position, event=ticket_request.event)

@@ -291,6 +291,64 @@ def _lock_and_read_sql(vendor: str) -> str:
     )
 
 
+def read_own_request(*, user_id: int, request_id: int) -> tuple[bool, TicketRequest | None]:
+    """A buyer's own request with its event, for polling its place: one statement, no ORM.
+
+    Returns (active, request): active is False when the account is gone or deactivated (the
+    poll authenticates from its token alone, as joining does); the request is None when there
+    is no such request of this buyer's.
+    """
+    with connection.cursor() as cursor:
+        cursor.execute(_own_request_sql(connection.vendor), [request_id, user_id])
+        row = cursor.fetchone()
+    if row is None or not row[0]:
+        return False, None
+    n_request = len(_REQUEST_FIELDS)
+    if row[1] is None:
+        return True, None
+    ticket_request = _from_row(TicketRequest, _REQUEST_FIELDS, row[1 : 1 + n_request])
+    ticket_request.event = _from_row(Event, _EVENT_FIELDS, row[1 + n_request :])
+    return True, ticket_request
+
+
+_REQUEST_FIELDS = tuple(f.attname for f in TicketRequest._meta.concrete_fields)
+
+
+@functools.cache
+def _own_request_sql(vendor: str) -> str:
+    qn = connection.ops.quote_name
+    columns = ", ".join(
+        ["u.is_active"] + [f"r.{qn(f)}" for f in _REQUEST_FIELDS] + [f"e.{qn(f)}" for f in _EVENT_FIELDS]
+    )
+    return (
+        f"SELECT {columns} FROM {qn(get_user_model()._meta.db_table)} u"
+        f" LEFT JOIN {qn(TicketRequest._meta.db_table)} r ON r.id = %s AND r.user_id = u.id"
+        f" LEFT JOIN {qn(Event._meta.db_table)} e ON e.id = r.event_id"
+        " WHERE u.id = %s"
+    )
+
+
+def queue_counters_ahead(*, event_id: int, priority: int, seq: int) -> list[tuple]:
+    """The rows selectors.requests_ahead adds up, for a request at (priority, seq): each priority's
+    (priority, arrived, decided, skipped, skipped before seq in this priority) from the event's
+    queue counters of this priority and higher. One statement, built once."""
+    with connection.cursor() as cursor:
+        cursor.execute(_counters_ahead_sql(connection.vendor), [priority, event_id, seq, event_id, priority])
+        return cursor.fetchall()
+
+
+@functools.cache
+def _counters_ahead_sql(vendor: str) -> str:
+    counters = connection.ops.quote_name(QueueCounter._meta.db_table)
+    requests = connection.ops.quote_name(TicketRequest._meta.db_table)
+    return (
+        f"SELECT c.priority, c.arrived, c.decided, c.skipped, CASE WHEN c.priority = %s THEN"
+        f" (SELECT COUNT(*) FROM {requests} s WHERE s.event_id = %s AND s.priority = c.priority"
+        "   AND s.skipped AND s.seq < %s) ELSE 0 END"
+        f" FROM {counters} c WHERE c.event_id = %s AND c.priority >= %s"
+    )
+
+
 def _from_row(model, attnames, values):
     """A model instance from some of its columns, converted as the ORM converts them (a private API)."""
     fields = _fields_of(model, tuple(attnames))

@@ -266,3 +266,57 @@ def test_shallow_fields_validate_input_as_drfs_own_copy(data):
             assert (fast.validated_data if not fast.errors else None) == (
                 slow.validated_data if not slow.errors else None
             )
+
+
+def test_read_own_request_matches_the_orm_and_checks_the_account(buyer, other_buyer, vip):
+    mine = services.enqueue_request(user=buyer, ticket_type_id=vip.pk, quantity=2)
+    theirs = services.enqueue_request(user=other_buyer, ticket_type_id=vip.pk, quantity=1)
+
+    active, fast = fastpath.read_own_request(user_id=buyer.pk, request_id=mine.pk)
+    slow = TicketRequest.objects.select_related("event").get(pk=mine.pk)
+    assert active
+    names = [f.attname for f in TicketRequest._meta.concrete_fields]
+    assert [getattr(fast, n) for n in names] == [getattr(slow, n) for n in names]
+    assert fast.event.pk == slow.event.pk
+    assert [getattr(fast.event, n) for n in ("sale_opens_at", "sale_closes_at", "waiting_room_opens_at")] == [
+        getattr(slow.event, n) for n in ("sale_opens_at", "sale_closes_at", "waiting_room_opens_at")
+    ]
+    assert fast.event.sale_state() == slow.event.sale_state()
+    # Someone else's request is as good as missing; an unknown id too.
+    assert fastpath.read_own_request(user_id=buyer.pk, request_id=theirs.pk) == (True, None)
+    assert fastpath.read_own_request(user_id=buyer.pk, request_id=10**9) == (True, None)
+    # A deactivated or deleted account reads nothing.
+    type(buyer).objects.filter(pk=buyer.pk).update(is_active=False)
+    assert fastpath.read_own_request(user_id=buyer.pk, request_id=mine.pk) == (False, None)
+    assert fastpath.read_own_request(user_id=10**9, request_id=mine.pk) == (False, None)
+
+
+def test_queue_counters_ahead_match_the_orm(make_user, event, vip, regular):
+    from django.db.models import Count, Subquery
+    from django.db.models.functions import Coalesce
+
+    requests = [
+        services.enqueue_request(user=make_user(), ticket_type_id=t.pk, quantity=1)
+        for t in (vip, regular, regular, vip, regular, regular)
+    ]
+    services.cancel_request(user=requests[1].user, request_id=requests[1].pk)  # skipped, ahead of others
+    services.drain_event_queue(event_id=event.pk, batch_size=1, time_budget=0)
+    for r in TicketRequest.objects.filter(pk__in=[x.pk for x in requests]):
+        skipped_before = (
+            TicketRequest.objects.filter(
+                event_id=r.event_id, priority=r.priority, skipped=True, seq__lt=r.seq
+            )
+            .order_by()
+            .values("event_id")
+            .annotate(n=Count("id"))
+            .values("n")
+        )
+        orm = QueueCounter.objects.filter(event_id=r.event_id, priority__gte=r.priority).annotate(
+            skipped_before=Coalesce(Subquery(skipped_before), 0)
+        )
+        expected = {
+            (c.priority, c.arrived, c.decided, c.skipped, c.skipped_before if c.priority == r.priority else 0)
+            for c in orm
+        }
+        fast = fastpath.queue_counters_ahead(event_id=r.event_id, priority=r.priority, seq=r.seq)
+        assert {tuple(int(x) for x in row) for row in fast} == expected
