@@ -149,10 +149,10 @@ def run_scenarios(args, wanted: list[str], progress) -> dict:
             )
         )
     if "redisfault" in wanted:
-        from bench import crowd
+        from bench import redisfault
 
         if shutil.which("redis-server"):
-            results.update(crowd.redisfault_figures(runs=args.runs, progress=progress))
+            results.update(redisfault.redisfault_figures(runs=args.runs, progress=progress))
         else:
             progress.done("redisfault: skipped, no redis-server on PATH")
     return results

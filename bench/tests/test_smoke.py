@@ -163,7 +163,7 @@ def test_the_crowd_figure_follows_every_buyer_to_a_decision(monkeypatch):
 @pytest.mark.slow
 @pytest.mark.skipif(not shutil.which("redis-server"), reason="needs redis-server")
 def test_the_redisfault_figure_stops_and_restarts_its_own_redis(monkeypatch):
-    from bench.crowd import Flood, redisfault_figures
+    from bench.redisfault import Flood, redisfault_figures
 
     serve_this_test_database(monkeypatch)
     flood = Flood(rate=5, seconds=4, outage_at=1, outage_for=1.5, settle=20)
