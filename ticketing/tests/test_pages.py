@@ -342,3 +342,45 @@ def test_500_page_renders_without_a_request_context(rf):
     response = server_error(rf.get("/"))
     assert response.status_code == 500
     assert "Something went wrong on our side" in response.content.decode()
+
+
+@pytest.mark.parametrize("state", ["queued", "waiting", "fulfilled", "sold_out", "limit", "cancelled"])
+def test_the_htmx_poll_renders_the_same_panel_as_the_page_in_every_state(make_user, make_event, state):
+    # The poll reads the request and its event in one hand-written statement, the page through
+    # the ORM: the panel must not tell the difference.
+    event = make_event(vip=None, regular=1, max_tickets_per_user=2)
+    regular = event.ticket_types.get()
+    buyer = make_user()
+    if state == "waiting":
+        services.enqueue_request(user=make_user(), ticket_type_id=regular.pk, quantity=1)
+        services.drain_event_queue(event_id=event.pk)
+    mine = services.enqueue_request(
+        user=buyer, ticket_type_id=regular.pk, quantity=1, wait_if_sold_out=state == "waiting"
+    )
+    if state in ("fulfilled",):
+        services.drain_event_queue(event_id=event.pk)
+    if state == "cancelled":
+        services.cancel_request(user=buyer, request_id=mine.pk)
+    if state == "sold_out":
+        TicketRequest.objects.filter(pk=mine.pk).update(status="rejected", reason="sold_out")
+    if state == "limit":
+        TicketRequest.objects.filter(pk=mine.pk).update(status="rejected", reason="limit_exceeded")
+    client = logged_in(buyer)
+
+    def panel(body):
+        body = re.sub(r'hx-trigger="load delay:[0-9.]+s"', "", body)
+        body = re.sub(r'name="csrfmiddlewaretoken" value="[^"]+"', "", body)  # masked anew each time
+        return body[body.index('<section id="request-status"') : body.index("</section>") + 10]
+
+    polled = client.get(mine.get_absolute_url(), **HTMX)
+    page = client.get(mine.get_absolute_url())
+    assert polled.status_code == page.status_code == 200
+    assert panel(polled.content.decode()) == panel(page.content.decode())
+
+
+def test_the_htmx_poll_of_a_queued_request_reads_little(buyer, queued, django_assert_max_num_queries):
+    client = logged_in(buyer)
+    client.get(queued.get_absolute_url(), **HTMX)  # the drain rate is then cached
+    # The session, the user, the request with its event, the counters ahead.
+    with django_assert_max_num_queries(4):
+        assert client.get(queued.get_absolute_url(), **HTMX).status_code == 200

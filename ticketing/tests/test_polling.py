@@ -91,3 +91,12 @@ def test_the_page_polls_once_after_the_servers_delay(client, buyer, regular):
     delay = float(re.search(r'hx-trigger="load delay:([0-9.]+)s"', response.content.decode()).group(1))
     assert delay == response.context["position"].poll_after_seconds
     assert 1.0 <= delay <= 24.0
+
+
+def test_the_api_poll_of_a_queued_request_reads_little(api, buyer, regular, django_assert_max_num_queries):
+    mine = services.enqueue_request(user=buyer, ticket_type_id=regular.pk, quantity=1)
+    as_user(api, buyer)
+    api.get(f"/api/queue/position?request_id={mine.pk}")  # the drain rate is then cached
+    # The request with its event and the account, then the counters ahead: no user read.
+    with django_assert_max_num_queries(2):
+        assert api.get(f"/api/queue/position?request_id={mine.pk}").status_code == 200

@@ -19,7 +19,14 @@ def _own_request(request, pk):
 
 @login_required
 def request_detail(request, pk):
-    ticket_request = _own_request(request, pk)
+    if request.htmx:
+        # The page's poll, which every waiting buyer sends: the request and its event in one
+        # statement (the panel reads nothing else of them while the request is pending).
+        _, ticket_request = selectors.polled_request(user_id=request.user.pk, request_id=pk)
+        if ticket_request is None:
+            raise Http404("No such ticket request.")
+    else:
+        ticket_request = _own_request(request, pk)
     services.wake_if_unplaced(ticket_request)
     position = selectors.queue_position(ticket_request=ticket_request)
     services.poll_hint(position, event=ticket_request.event)
