@@ -46,9 +46,9 @@ def test_a_waiting_room_arrival_queues_no_drain_that_could_do_nothing(make_user,
 
 
 def test_the_sweep_wakes_the_drain_at_an_opening_within_the_minute(make_user, make_event, queued_tasks):
-    soon = make_event(opens_in=timedelta(seconds=1), waiting_room=timedelta(minutes=-5))
+    soon = make_event(opens_in=timedelta(seconds=3), waiting_room=timedelta(minutes=-5))
     later = make_event(opens_in=timedelta(minutes=5), waiting_room=timedelta(minutes=-5))
-    empty = make_event(opens_in=timedelta(seconds=2), waiting_room=timedelta(minutes=-5))
+    empty = make_event(opens_in=timedelta(seconds=4), waiting_room=timedelta(minutes=-5))
     for event in (soon, later):
         vip = event.ticket_types.get(name="VIP")
         services.enqueue_request(user=make_user(), ticket_type_id=vip.pk, quantity=1)
