@@ -2,6 +2,7 @@
 
 import multiprocessing
 import os
+import socket
 import threading
 import traceback
 
@@ -135,3 +136,10 @@ def in_parallel(calls: int, send) -> list[int]:
         thread.join(60)
     assert not any(thread.is_alive() for thread in threads), "a request hung (deadlock?)"
     return statuses
+
+
+def free_port() -> int:
+    """A local TCP port nothing listens on now, for a server a test starts."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]

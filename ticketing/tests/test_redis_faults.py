@@ -21,17 +21,12 @@ from eventtix.cache import FailSoftRedisCache
 from ticketing import tasks
 from ticketing.models import TicketRequest
 from ticketing.services import wakeups
+from ticketing.tests.processes import free_port
 
 pytestmark = [
     pytest.mark.django_db(transaction=True),
     pytest.mark.skipif(not shutil.which("redis-server"), reason="needs redis-server on PATH"),
 ]
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 class PrivateRedis:

@@ -17,7 +17,7 @@ from django.db import connections
 from rest_framework_simplejwt.tokens import AccessToken
 
 from ticketing.models import TicketRequest
-from ticketing.tests.processes import database_url, wait_for
+from ticketing.tests.processes import database_url, free_port, wait_for
 
 pytestmark = [
     pytest.mark.django_db(transaction=True),
@@ -25,17 +25,6 @@ pytestmark = [
     pytest.mark.skipif(not Path("/proc/self/stat").exists(), reason="reads the process table from /proc"),
 ]
 ROOT = Path(__file__).resolve().parents[2]
-
-
-def free_port() -> int:
-    for port in range(8600, 8700):
-        with socket.socket() as s:
-            try:
-                s.bind(("127.0.0.1", port))
-            except OSError:
-                continue
-            return port
-    pytest.skip("no free port in 8600-8699")
 
 
 def processes() -> dict[int, tuple[int, int, str]]:

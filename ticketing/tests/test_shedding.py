@@ -20,7 +20,7 @@ from conftest import as_user
 from eventtix import load
 from ticketing import services
 from ticketing.models import AuditEntry, TicketRequest
-from ticketing.tests.processes import database_url, wait_for
+from ticketing.tests.processes import database_url, free_port, wait_for
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -93,12 +93,6 @@ def test_a_ticket_request_whose_client_hung_up_is_not_queued(api, buyer, vip):
     finally:
         server_side.close()
         client_side.close()
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def post(url, body, token):
