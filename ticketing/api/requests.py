@@ -28,6 +28,13 @@ TAG = "ticket requests"
 NO_SUCH_REQUEST = "There is no such ticket request."
 
 
+def token_trusting_authenticators() -> list:
+    """For the on-sale's hottest calls (joining, polling): the token is trusted without reading the
+    user, because the call's own statement checks the account is still active. (The schema
+    generator is given the usual ones: the token is the same bearer JWT.)"""
+    return [JWTStatelessUserAuthentication(), SessionAuthentication()]
+
+
 def own_request_or_404(*, user, request_id: int):
     ticket_request = selectors.user_request(user=user, request_id=request_id)
     if ticket_request is None:
@@ -44,11 +51,9 @@ class TicketRequestListView(APIView):
     throttle_classes = [TicketRequestRateThrottle]
 
     def get_authenticators(self):
-        # Joining the queue is the on-sale's hottest call: its token is trusted without reading
-        # the user, because enqueue_request checks the account in the statement that locks it.
-        # (The schema generator is given the usual ones: the token is the same bearer JWT.)
+        # Joining the queue: enqueue_request checks the account in the statement that locks it.
         if getattr(self.request, "method", None) == "POST" and not getattr(self, "swagger_fake_view", False):
-            return [JWTStatelessUserAuthentication(), SessionAuthentication()]
+            return token_trusting_authenticators()
         return super().get_authenticators()
 
     @extend_schema(
@@ -134,10 +139,9 @@ class QueuePositionView(APIView):
     permission_classes = [IsAuthenticated]
 
     def get_authenticators(self):
-        # Every buyer in a crowd polls this: as joining does, the token is trusted without reading
-        # the user, and the one statement that reads the request checks the account is active.
+        # Every buyer in a crowd polls this: polled_request checks the account in its one statement.
         if not getattr(self, "swagger_fake_view", False):
-            return [JWTStatelessUserAuthentication(), SessionAuthentication()]
+            return token_trusting_authenticators()
         return super().get_authenticators()
 
     @extend_schema(
