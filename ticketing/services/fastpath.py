@@ -58,10 +58,20 @@ def insert_instance(obj) -> None:
     (EventTix connects none); auto_now_add fields are filled in as save() would.
     """
     connection = connections[DEFAULT_DB_ALIAS]
+    fields, values = _insert_values(obj, connection)
+    [(obj.pk,)] = insert_rows(type(obj), [f.attname for f in fields], [values], returning=obj._meta.pk.column)
+    _saved(obj, connection)
+
+
+def _insert_values(obj, connection, *, leave_out: str = "") -> tuple[list, tuple]:
+    """The fields a new instance inserts (all but its pk and `leave_out`) and their values, as save()
+    prepares them (auto_now_add filled in)."""
     meta = obj._meta
-    fields = [f for f in meta.concrete_fields if f is not meta.pk]
-    values = tuple(f.get_db_prep_save(f.pre_save(obj, add=True), connection) for f in fields)
-    [(obj.pk,)] = insert_rows(type(obj), [f.attname for f in fields], [values], returning=meta.pk.column)
+    fields = [f for f in meta.concrete_fields if f is not meta.pk and f.attname != leave_out]
+    return fields, tuple(f.get_db_prep_save(f.pre_save(obj, add=True), connection) for f in fields)
+
+
+def _saved(obj, connection) -> None:
     obj._state.adding = False
     obj._state.db = connection.alias
 
@@ -79,10 +89,8 @@ def insert_with_audit(obj, entry: AuditEntry, *, link: str) -> None:
         insert_instance(entry)
         return
     qn = connection.ops.quote_name
-    fields = [f for f in obj._meta.concrete_fields if f is not obj._meta.pk]
-    values = [f.get_db_prep_save(f.pre_save(obj, add=True), connection) for f in fields]
-    entry_fields = [f for f in entry._meta.concrete_fields if f is not entry._meta.pk and f.attname != link]
-    entry_values = [f.get_db_prep_save(f.pre_save(entry, add=True), connection) for f in entry_fields]
+    fields, values = _insert_values(obj, connection)
+    entry_fields, entry_values = _insert_values(entry, connection, leave_out=link)
     with connection.cursor() as cursor:
         cursor.execute(
             f"WITH new AS (INSERT INTO {qn(obj._meta.db_table)} ({', '.join(qn(f.column) for f in fields)})"
@@ -95,9 +103,8 @@ def insert_with_audit(obj, entry: AuditEntry, *, link: str) -> None:
         )
         obj.pk, entry.pk = cursor.fetchone()
     setattr(entry, link, obj.pk)
-    for instance in (obj, entry):
-        instance._state.adding = False
-        instance._state.db = connection.alias
+    _saved(obj, connection)
+    _saved(entry, connection)
 
 
 def id_list_sql(ids: list[int]) -> tuple[str, list]:
