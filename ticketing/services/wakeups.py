@@ -20,6 +20,9 @@ log = logging.getLogger(__name__)
 WAKE_TTL = 10
 # The opening task covers the minute after a sweep; the next sweep queues the next one.
 OPENINGS_TTL = 50
+# While Redis is down the cache is each process's own memory: the drain that clears a marker runs
+# in another process and cannot reach it, so a marker there holds back wake-ups only this long.
+LOCAL_WAKE_TTL = 1.0
 
 
 def _key(event_id: int) -> str:
@@ -33,7 +36,7 @@ def request_drain(event_id: int, *, force: bool = False) -> bool:
     """
     if force:
         cache.set(_key(event_id), 1, timeout=WAKE_TTL)
-    elif not cache.add(_key(event_id), 1, timeout=WAKE_TTL):
+    elif not _claim(_key(event_id)):
         return False
     return _queue("ticketing.tasks.drain_event", event_id, group="drain")
 
@@ -66,13 +69,22 @@ def wake_if_unplaced(ticket_request, *, now=None) -> bool:
 
 def request_emails() -> bool:
     """Queue a run of the outbox sender unless one is already queued; True when one was queued."""
-    if not cache.add("emails-pending", 1, timeout=WAKE_TTL):
+    if not _claim("emails-pending"):
         return False
     return _queue("ticketing.tasks.send_emails", group="email")
 
 
 def emails_started() -> None:
     cache.delete("emails-pending")
+
+
+def _claim(key: str) -> bool:
+    """Set a wake-up marker; False when one is already set (a wake-up is pending)."""
+    if not cache.add(key, 1, timeout=WAKE_TTL):
+        return False
+    if not getattr(cache, "redis_available", True):
+        cache.touch(key, LOCAL_WAKE_TTL)  # in this process's memory: see LOCAL_WAKE_TTL
+    return True
 
 
 def _queue(task: str, *args, group: str) -> bool:

@@ -162,3 +162,17 @@ def test_a_broker_that_fails_after_commit_still_answers_202_and_the_sweep_serves
     tasks.sweep()
     ticket_request.refresh_from_db()
     assert ticket_request.status == TicketRequest.Status.FULFILLED
+
+
+def test_with_redis_down_a_wake_up_marker_holds_back_only_for_a_moment(site_on, vip, monkeypatch):
+    # The drain that clears a marker runs in another process, which cannot reach this process's
+    # memory: a marker there must not hold back the next arrival's wake-up for WAKE_TTL.
+    queued = []
+    monkeypatch.setattr(wakeups, "async_task", lambda *args, **kwargs: queued.append(args))
+    monkeypatch.setattr(wakeups, "LOCAL_WAKE_TTL", 0.2)
+    site_on.kill()
+    assert wakeups.request_drain(vip.event_id) is True
+    assert wakeups.request_drain(vip.event_id) is False  # coalesced, as with Redis
+    time.sleep(0.3)  # past LOCAL_WAKE_TTL, with no drain having cleared the marker
+    assert wakeups.request_drain(vip.event_id) is True
+    assert len(queued) == 2
