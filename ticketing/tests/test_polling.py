@@ -37,6 +37,15 @@ def test_near_the_front_soon_far_back_rarely(event):
     assert 16.0 <= far <= 24.0
 
 
+def test_a_request_in_the_next_batch_polls_soon_however_slow_the_recent_rate(event, settings):
+    # One request served in the last minute gives an ETA of a minute; the drain takes the next
+    # batch in milliseconds once it runs, so the page must not wait a quarter of that minute.
+    settings.EVENTTIX_DRAIN_BATCH_SIZE = 500
+    assert 1.0 <= after(position(ahead=0, eta=60.0), event) <= 1.2
+    assert 1.0 <= after(position(ahead=499, eta=600.0), event) <= 1.2
+    assert 16.0 <= after(position(ahead=500, eta=600.0), event) <= 24.0
+
+
 def test_without_a_measured_rate_the_front_polls_every_couple_of_seconds(event):
     assert 1.6 <= after(position(ahead=10, eta=None), event) <= 2.4
     assert 4.0 <= after(position(ahead=50_000, eta=None), event) <= 6.0
@@ -61,7 +70,7 @@ def test_the_waiting_room_comes_back_just_after_the_opening_spread_out(event):
 
 
 def test_a_crowd_is_spread_out_not_in_step(event):
-    seen = {after(position(ahead=100, eta=40.0), event, seed=seed) for seed in range(200)}
+    seen = {after(position(ahead=10_000, eta=40.0), event, seed=seed) for seed in range(200)}
     assert len(seen) > 20
     assert min(seen) >= 8.0 and max(seen) <= 12.0
 
