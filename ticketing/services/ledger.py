@@ -74,24 +74,15 @@ class CounterConflict(Exception):
 # Requests
 
 
-def add_request(ticket_request: TicketRequest) -> places.Place:
+def add_request(ticket_request: TicketRequest) -> tuple[places.Place, int]:
     """Record a new request, queued or waiting: give it its place, insert it, count it, audit it.
+    Returns its place and the tickets its buyer held before it (fastpath.tickets_held).
 
     Call under the buyer's row lock, as late as possible in the transaction: the type's counter
     and then the queue counter stay locked until it ends (the lock order every writer uses).
     """
     r = ticket_request
     waiting = r.status == Status.WAITING
-    place = places.take_number(
-        event_id=r.event_id,
-        priority=r.priority,
-        ticket_type_id=r.ticket_type_id,
-        column="waiting" if waiting else "queued",
-    )
-    r.seq = place.number
-    if waiting:
-        # It leaves the queue as it joins: the places behind it must not count it.
-        places.count_left(event_id=r.event_id, by_priority={r.priority: 1}, how="skipped")
     entry = AuditEntry(
         kind=Kind(r.status),
         event_id=r.event_id,
@@ -100,12 +91,15 @@ def add_request(ticket_request: TicketRequest) -> places.Place:
         quantity=r.quantity,
         amount=r.unit_price * r.quantity,
     )
-    fastpath.insert_with_audit(r, entry, link="request_id")
+    number, ahead, held = fastpath.join_queue(r, entry, column="waiting" if waiting else "queued")
+    if waiting:
+        # It leaves the queue as it joins: the places behind it must not count it.
+        places.count_left(event_id=r.event_id, by_priority={r.priority: 1}, how="skipped")
     # A waiting-room arrival (it has a draw) waits for the opening, which wakes the drain itself.
     if not waiting and r.draw is None:
         event_id = r.event_id
         transaction.on_commit(lambda: wakeups.request_drain(event_id), robust=True)
-    return place
+    return places.Place(number, ahead), held
 
 
 def move_requests(*, moves: list[Move], now, in_turn: bool, actor_id: int | None = None) -> int:

@@ -38,20 +38,6 @@ class Place(NamedTuple):
     ahead: int
 
 
-def take_number(*, event_id: int, priority: int, ticket_type_id: int, column: str) -> Place:
-    """The next place in the event's queue for this priority; the arrival is counted in its type's
-    counter `column` ("queued" or "waiting") first.
-
-    Call it as late as possible in the queuing transaction: the counter row stays locked, and
-    other arrivals of the same priority wait for it, until that transaction ends.
-    """
-    return Place(
-        *fastpath.take_queue_number(
-            event_id=event_id, priority=priority, ticket_type_id=ticket_type_id, column=column
-        )
-    )
-
-
 def count_left(*, event_id: int, by_priority: dict[int, int], how: str) -> None:
     """Record requests that left the queue: `how` is "decided" (in turn) or "skipped" (out of turn)."""
     assert how in ("decided", "skipped")

@@ -97,8 +97,6 @@ def _create_request(
         if remaining <= 0:
             raise errors.SoldOut(f"{ticket_type.name} tickets for {event.name} are sold out.")
         raise errors.SoldOut(f"Only {remaining} {ticket_type.name} tickets are left.")
-    held = fastpath.tickets_held(user_id=user.pk, event_id=event.pk)
-    limits.check_ticket_limit(event=event, held=held, quantity=quantity)
     ticket_request = TicketRequest(
         user_id=user.pk,
         event=event,
@@ -112,7 +110,10 @@ def _create_request(
         draw=None if waiting else places.draw_for(event=event, now=now),
         idempotency_key=idempotency_key or None,
     )
-    place = ledger.add_request(ticket_request)
+    place, held = ledger.add_request(ticket_request)
+    # Counted as the request was written, under the buyer's lock (one statement on PostgreSQL):
+    # over the limit, this rolls the whole request back.
+    limits.check_ticket_limit(event=event, held=held, quantity=quantity)
     # Everyone waiting for the type was there first; everyone still queued is ahead too.
     ticket_request.ahead_on_arrival = ticket_type.waiting if waiting else place.ahead
     return ticket_request

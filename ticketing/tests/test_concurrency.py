@@ -111,16 +111,16 @@ def try_enqueue(user_id, ticket_type_id, quantity, barrier_at):
     from ticketing.services import fastpath
 
     user = get_user_model().objects.get(pk=user_id)
-    real_tickets_held = fastpath.tickets_held
+    real_join_queue = fastpath.join_queue
 
-    def slow_tickets_held(**kwargs):
-        # Widen the window between reading what the buyer holds and writing the new request,
-        # so that without the per-user lock every process would read the same total.
-        held = real_tickets_held(**kwargs)
+    def slow_join_queue(*args, **kwargs):
+        # Widen the window between reading what the buyer holds (as the request is written) and
+        # the commit, so that without the per-user lock every process would read the same total.
+        joined = real_join_queue(*args, **kwargs)
         time.sleep(0.2)
-        return held
+        return joined
 
-    fastpath.tickets_held = slow_tickets_held
+    fastpath.join_queue = slow_join_queue
     time.sleep(max(0.0, barrier_at - time.time()))
     try:
         services.enqueue_request(user=user, ticket_type_id=ticket_type_id, quantity=quantity)

@@ -151,6 +151,57 @@ def test_insert_with_audit_stores_what_two_saves_store(buyer, vip):
     )
 
 
+@pytest.mark.parametrize("column", ["queued", "waiting"])
+def test_join_queue_does_what_its_four_plain_calls_do(buyer, make_user, event, vip, regular, column):
+    enqueue(buyer, regular, 2)
+    for t in (vip, regular, vip):
+        enqueue(make_user(), t, 1)
+
+    def arrival():
+        request = TicketRequest(
+            user=buyer,
+            event=event,
+            ticket_type=regular,
+            priority=regular.priority,
+            quantity=1,
+            unit_price=regular.price,
+            status=column,
+        )
+        entry = AuditEntry(kind=column, event=event, ticket_type=regular, user=buyer, quantity=1)
+        return request, entry
+
+    def written(request, entry):
+        names = [
+            f.attname for f in TicketRequest._meta.concrete_fields if f.attname not in ("id", "created_at")
+        ]
+        entry_names = [
+            f.attname for f in AuditEntry._meta.concrete_fields if f.attname not in ("id", "created_at")
+        ]
+        counters = TicketTypeCounter.objects.values("queued", "waiting").get(ticket_type=regular)
+        queue = QueueCounter.objects.values("arrived", "decided", "skipped").get(priority=regular.priority)
+        row = TicketRequest.objects.filter(pk=request.pk).values(*names).get()
+        entry_row = AuditEntry.objects.filter(pk=entry.pk).values(*entry_names).get()
+        return {**row, "id": None}, {**entry_row, "request_id": None}, counters, queue
+
+    with transaction.atomic():
+        held = fastpath.tickets_held(user_id=buyer.pk, event_id=event.pk)
+        plain, plain_entry = arrival()
+        plain.seq, plain_ahead = fastpath.take_queue_number(
+            event_id=event.pk, priority=regular.priority, ticket_type_id=regular.pk, column=column
+        )
+        fastpath.insert_with_audit(plain, plain_entry, link="request_id")
+        expected = (plain.seq, plain_ahead, held), written(plain, plain_entry)
+        transaction.set_rollback(True)
+    with transaction.atomic():
+        fast, fast_entry = arrival()
+        got = fastpath.join_queue(fast, fast_entry, column=column)
+        assert got == expected[0] == (3, 4, 2)
+        assert fast.seq == 3 and fast_entry.request_id == fast.pk
+        assert not fast._state.adding and not fast_entry._state.adding
+        assert written(fast, fast_entry) == expected[1]
+        transaction.set_rollback(True)
+
+
 def test_bump_type_counters_matches_orm_updates(vip, regular):
     fastpath.bump_type_counters({(vip.pk, vip.event_id): {"queued": 2, "waiting": 1}})
     fastpath.bump_type_counters({(vip.pk, vip.event_id): {"queued": -1, "checked_in": 4}})

@@ -6,7 +6,7 @@ import pytest
 from django.utils import timezone
 
 from ticketing import errors, services
-from ticketing.models import AuditEntry, Order, TicketRequest
+from ticketing.models import AuditEntry, Order, QueueCounter, TicketRequest
 
 pytestmark = pytest.mark.django_db
 
@@ -75,8 +75,12 @@ def test_enqueue_counts_queued_and_bought_tickets_against_the_per_user_limit(buy
     services.enqueue_request(user=buyer, ticket_type_id=vip.pk, quantity=2)
     services.drain_event_queue(event_id=event.pk)
     services.enqueue_request(user=buyer, ticket_type_id=regular.pk, quantity=2)
+    counted = list(QueueCounter.objects.values_list("arrived", flat=True))
     with pytest.raises(errors.LimitExceeded, match="at most 5 tickets.*already have 4"):
         services.enqueue_request(user=buyer, ticket_type_id=regular.pk, quantity=2)
+    # Refused after it was written (on PostgreSQL, in the statement that writes it): nothing stays.
+    assert list(QueueCounter.objects.values_list("arrived", flat=True)) == counted
+    assert TicketRequest.objects.count() == 2 and AuditEntry.objects.count() == 3
     services.enqueue_request(user=buyer, ticket_type_id=regular.pk, quantity=1)
 
 

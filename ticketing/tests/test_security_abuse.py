@@ -74,16 +74,16 @@ def test_registration_is_throttled_per_client(settings):
 
 @pytest.fixture
 def slow_limit_check(monkeypatch):
-    # Widen the window between reading what the buyer holds and writing the new request, so
-    # that without the per-user lock every parallel request would read the same total.
-    real = fastpath.tickets_held
+    # Widen the window between reading what the buyer holds (as the request is written) and the
+    # commit, so that without the per-user lock every parallel request would read the same total.
+    real = fastpath.join_queue
 
-    def slow(**kwargs):
-        held = real(**kwargs)
+    def slow(*args, **kwargs):
+        joined = real(*args, **kwargs)
         time.sleep(0.2)
-        return held
+        return joined
 
-    monkeypatch.setattr(fastpath, "tickets_held", slow)
+    monkeypatch.setattr(fastpath, "join_queue", slow)
 
 
 def post_request(user, ticket_type_id, quantity, **headers):
