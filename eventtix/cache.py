@@ -75,6 +75,33 @@ def _fail_soft(name):
     return method
 
 
+# One round trip: a counter's first INCR also sets when it expires.
+_COUNT_SCRIPT = (
+    "local n = redis.call('INCR', KEYS[1]) if n == 1 then redis.call('EXPIRE', KEYS[1], ARGV[1]) end return n"
+)
+
+
+def count(cache, key: str, *, timeout: int) -> int:
+    """Add one to the counter `key`, created by its first count to expire `timeout` seconds
+    later; return its new value. One Redis round trip with FailSoftRedisCache (add-then-incr, two
+    when the counter is new, on any other cache)."""
+    # (Through getattr: django.core.cache.cache, which DRF's throttles use, is a proxy.)
+    counter = getattr(cache, "count_with_expiry", None)
+    if counter is not None:
+        return counter(key, timeout=timeout)
+    return _count_generic(cache, key, timeout)
+
+
+def _count_generic(cache, key, timeout):
+    if cache.add(key, 1, timeout=timeout):
+        return 1
+    try:
+        return cache.incr(key)
+    except ValueError:  # it expired between the two calls
+        cache.add(key, 1, timeout=timeout)
+        return 1
+
+
 class FailSoftRedisCache(RedisCache):
     """django-redis's cache, falling back to this process's memory while Redis is unreachable."""
 
@@ -94,6 +121,21 @@ class FailSoftRedisCache(RedisCache):
 
     def clear_fallback(self) -> None:
         self._local.clear()
+
+    def count_with_expiry(self, key: str, *, timeout: int) -> int:
+        """See the module's count()."""
+        breaker = self._breaker
+        if time.monotonic() < breaker.down_until:
+            return _count_generic(self._local, key, timeout)
+        try:
+            client = self.client.get_client(write=True)
+            answer = int(client.eval(_COUNT_SCRIPT, 1, self.make_and_validate_key(key), int(timeout)))
+        except FAULTS as exc:
+            breaker.failed(exc, self.RETRY_SECONDS)
+            return _count_generic(self._local, key, timeout)
+        if breaker.down_since is not None:
+            breaker.recovered()
+        return answer
 
     get = _fail_soft("get")
     set = _fail_soft("set")

@@ -4,13 +4,15 @@ from rest_framework.permissions import SAFE_METHODS
 from rest_framework.settings import api_settings
 from rest_framework.throttling import SimpleRateThrottle
 
+from eventtix.cache import count
+
 
 class ScopeRateThrottle(SimpleRateThrottle):
     """Counts a client's requests to one scope: by user when logged in, else by address.
 
-    A counter per fixed window (one INCR in the common case) rather than DRF's log of request
-    times (a read and a write of a growing list): joining the queue pays one cache round trip for
-    its limit instead of two. A client may spend one window's allowance at its end and the next
+    A counter per fixed window (eventtix.cache.count: one Redis round trip) rather than DRF's log
+    of request times (a read and a write of a growing list): joining the queue pays one cache
+    round trip for its limit instead of two. A client may spend one window's allowance at its end and the next
     at the start of the next, so a burst can reach twice the rate; the rate over time holds.
     """
 
@@ -28,11 +30,7 @@ class ScopeRateThrottle(SimpleRateThrottle):
         window = int(self.now // self.duration)
         self.window_ends = (window + 1) * self.duration
         key = f"{self.key}:{window}"
-        try:
-            count = self.cache.incr(key)
-        except ValueError:  # the window's first request (or a key that expired just now)
-            count = 1 if self.cache.add(key, 1, timeout=self.duration + 1) else self.cache.incr(key)
-        return count <= self.num_requests
+        return count(self.cache, key, timeout=self.duration + 1) <= self.num_requests
 
     def wait(self):
         return max(0.0, self.window_ends - self.now)

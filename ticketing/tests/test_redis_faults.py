@@ -17,7 +17,7 @@ from django.test import override_settings
 from django_q.conf import Conf
 
 from conftest import as_user
-from eventtix.cache import FailSoftRedisCache
+from eventtix.cache import FailSoftRedisCache, count
 from ticketing import tasks
 from ticketing.models import TicketRequest
 from ticketing.services import wakeups
@@ -115,6 +115,20 @@ def test_a_hung_redis_costs_a_short_time_out_and_answers_from_memory(site_on):
     site_on.resume()
     assert cache.get("k") == 1
     assert caches["default"].redis_available
+
+
+def test_a_counter_counts_in_redis_with_its_expiry_then_in_memory_while_redis_is_down(site_on):
+    site = caches["default"]
+    # Through the proxy the rate limits use, as through the cache itself.
+    assert [count(c, "n", timeout=60) for c in (cache, site, cache)] == [1, 2, 3]
+    raw = site.client.get_client()
+    assert 55 <= raw.ttl(site.make_key("n")) <= 60  # set by the first count, not moved by the next
+    assert site.get("n") == 3  # the same key the cache reads
+
+    site_on.kill()
+    assert [count(site, "n", timeout=60) for _ in range(2)] == [1, 2]  # from memory
+    site_on.start()
+    assert count(site, "n", timeout=60) == 1  # Redis again (empty after its restart)
 
 
 def test_ticket_requests_pages_and_reads_answer_as_usual_with_redis_down(site_on, client, api, buyer, vip):
