@@ -136,22 +136,6 @@ def move_requests(*, moves: list[Move], now, in_turn: bool, actor_id: int | None
     fastpath.insert_request_audit(
         request_ids=[m.request.pk for m in moves], created_at=now, actor_id=actor_id
     )
-
-    counts = defaultdict(Counter)
-    left_queue = Counter()
-    for m in moves:
-        r = m.request
-        key = (r.ticket_type_id, r.event_id)
-        counts[key][r.status] -= 1  # the counters' columns are named as the pending statuses
-        if m.to == Status.WAITING:
-            counts[key]["waiting"] += 1
-        if r.status == Status.QUEUED:
-            left_queue[r.priority] += 1
-    fastpath.bump_type_counters(counts)
-    # Last: the queue counter row is shared with arrivals, which wait while it is locked.
-    event_id = moves[0].request.event_id
-    places.count_left(event_id=event_id, by_priority=left_queue, how="decided" if in_turn else "skipped")
-
     _owe_emails(
         [
             (
@@ -166,6 +150,23 @@ def move_requests(*, moves: list[Move], now, in_turn: bool, actor_id: int | None
         ],
         now=now,
     )
+
+    # The counters last, just before the commit: arrivals wait on these rows while they are locked.
+    counts = defaultdict(Counter)
+    left_queue = Counter()
+    for m in moves:
+        r = m.request
+        key = (r.ticket_type_id, r.event_id)
+        counts[key][r.status] -= 1  # the counters' columns are named as the pending statuses
+        if m.to == Status.WAITING:
+            counts[key]["waiting"] += 1
+        if r.status == Status.QUEUED:
+            left_queue[r.priority] += 1
+    fastpath.bump_type_counters(counts)
+    # The queue counter row after them, in the order every writer locks.
+    event_id = moves[0].request.event_id
+    places.count_left(event_id=event_id, by_priority=left_queue, how="decided" if in_turn else "skipped")
+
     return sum(sold.values())
 
 
