@@ -10,7 +10,7 @@ from django.utils import timezone
 
 from events.models import Event, TicketType
 from ticketing.models import AuditEntry, Order, Ticket, TicketRequest
-from ticketing.services import fastpath
+from ticketing.services import fastqueue
 
 QUEUED = TicketRequest.Status.QUEUED
 WAITING = TicketRequest.Status.WAITING
@@ -72,7 +72,7 @@ def requests_ahead(*, ticket_request: TicketRequest) -> int:
     r = ticket_request
     # One statement (services/fastpath.py; test_fastpath holds it to the ORM's answer), so the
     # counters come from one snapshot.
-    counters = fastpath.queue_counters_ahead(event_id=r.event_id, priority=r.priority, seq=r.seq)
+    counters = fastqueue.queue_counters_ahead(event_id=r.event_id, priority=r.priority, seq=r.seq)
     ahead = r.seq - 1
     for priority, arrived, decided, skipped, skipped_before in counters:
         if priority == r.priority:
@@ -156,7 +156,7 @@ def user_requests(*, user):
 def polled_request(*, user_id: int, request_id: int) -> tuple[bool, TicketRequest | None]:
     """(account active, the buyer's own request with its event or None): what a poll of the
     place reads, in one statement (services/fastpath.py)."""
-    return fastpath.read_own_request(user_id=user_id, request_id=request_id)
+    return fastqueue.read_own_request(user_id=user_id, request_id=request_id)
 
 
 def user_request(*, user, request_id: int) -> TicketRequest | None:

@@ -19,7 +19,7 @@ from django.db.models import F
 
 from events.models import Event, TicketType
 from ticketing.models import AuditEntry, Order, OutboxEmail, Ticket, TicketRequest, new_qr_token
-from ticketing.services import fastpath, places, wakeups
+from ticketing.services import fastpath, fastqueue, places, wakeups
 
 Status = TicketRequest.Status
 Kind = AuditEntry.Kind
@@ -76,7 +76,7 @@ class CounterConflict(Exception):
 
 def add_request(ticket_request: TicketRequest) -> tuple[places.Place, int]:
     """Record a new request, queued or waiting: give it its place, insert it, count it, audit it.
-    Returns its place and the tickets its buyer held before it (fastpath.tickets_held).
+    Returns its place and the tickets its buyer held before it (fastqueue.tickets_held).
 
     Call under the buyer's row lock, as late as possible in the transaction: the type's counter
     and then the queue counter stay locked until it ends (the lock order every writer uses).
@@ -91,7 +91,7 @@ def add_request(ticket_request: TicketRequest) -> tuple[places.Place, int]:
         quantity=r.quantity,
         amount=r.unit_price * r.quantity,
     )
-    number, ahead, held = fastpath.join_queue(r, entry, column="waiting" if waiting else "queued")
+    number, ahead, held = fastqueue.join_queue(r, entry, column="waiting" if waiting else "queued")
     if waiting:
         # It leaves the queue as it joins: the places behind it must not count it.
         places.count_left(event_id=r.event_id, by_priority={r.priority: 1}, how="skipped")

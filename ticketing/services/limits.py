@@ -7,7 +7,7 @@ from ticketing import errors
 def check_ticket_limit(*, event: Event, held: int, quantity: int) -> None:
     """Raise LimitExceeded unless a buyer holding `held` tickets may have `quantity` more.
 
-    Joining the queue counts every ticket the buyer holds or waits for (fastpath.tickets_held); the
+    Joining the queue counts every ticket the buyer holds or waits for (fastqueue.tickets_held); the
     drain, which judges each request in its turn, counts those bought and served before it.
     """
     if held + quantity > event.max_tickets_per_user:

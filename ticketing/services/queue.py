@@ -6,7 +6,7 @@ from django.utils import timezone
 from events.models import Event, SaleState
 from ticketing import errors
 from ticketing.models import TicketRequest
-from ticketing.services import fastpath, ledger, limits, places
+from ticketing.services import fastqueue, ledger, limits, places
 
 Status = TicketRequest.Status
 
@@ -50,7 +50,7 @@ def enqueue_request(
             # One buyer's requests are serialized, so parallel requests cannot beat the limit.
             # The same statement checks the account is still active: the API authenticates
             # this call from its token alone, without reading the user.
-            found, ticket_type = fastpath.lock_buyer_and_read_type(
+            found, ticket_type = fastqueue.lock_buyer_and_read_type(
                 user_id=user.pk, ticket_type_id=ticket_type_id
             )
             if not found:

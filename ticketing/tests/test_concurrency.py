@@ -108,10 +108,10 @@ def test_two_drains_started_at_once_serve_the_queue_in_order(make_user, make_eve
 
 
 def try_enqueue(user_id, ticket_type_id, quantity, barrier_at):
-    from ticketing.services import fastpath
+    from ticketing.services import fastqueue
 
     user = get_user_model().objects.get(pk=user_id)
-    real_join_queue = fastpath.join_queue
+    real_join_queue = fastqueue.join_queue
 
     def slow_join_queue(*args, **kwargs):
         # Widen the window between reading what the buyer holds (as the request is written) and
@@ -120,7 +120,7 @@ def try_enqueue(user_id, ticket_type_id, quantity, barrier_at):
         time.sleep(0.2)
         return joined
 
-    fastpath.join_queue = slow_join_queue
+    fastqueue.join_queue = slow_join_queue
     time.sleep(max(0.0, barrier_at - time.time()))
     try:
         services.enqueue_request(user=user, ticket_type_id=ticket_type_id, quantity=quantity)

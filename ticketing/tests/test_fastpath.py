@@ -12,7 +12,7 @@ from events.models import Event, TicketType
 from ticketing import selectors, services
 from ticketing.api.serializers import TicketRequestOut
 from ticketing.models import AuditEntry, Order, QueueCounter, TicketRequest, TicketTypeCounter
-from ticketing.services import fastpath
+from ticketing.services import fastpath, fastqueue
 
 pytestmark = pytest.mark.django_db
 
@@ -92,7 +92,7 @@ def test_take_queue_number_is_the_next_place_and_counts_the_arrival(make_user, e
         services.enqueue_request(user=make_user(), ticket_type_id=t.pk, quantity=1)
     before = TicketTypeCounter.objects.values("queued", "waiting").get(ticket_type=regular)
     with transaction.atomic():
-        number, ahead = fastpath.take_queue_number(
+        number, ahead = fastqueue.take_queue_number(
             event_id=event.pk, priority=regular.priority, ticket_type_id=regular.pk, column=column
         )
         counter = QueueCounter.objects.get(event=event, priority=regular.priority)
@@ -106,7 +106,7 @@ def test_take_queue_number_is_the_next_place_and_counts_the_arrival(make_user, e
 
 def test_take_queue_number_creates_both_counters_for_a_first_arrival(event, vip):
     with transaction.atomic():
-        assert fastpath.take_queue_number(
+        assert fastqueue.take_queue_number(
             event_id=event.pk, priority=vip.priority, ticket_type_id=vip.pk, column="queued"
         ) == (1, 0)
         counter = TicketTypeCounter.objects.get(ticket_type=vip)
@@ -184,9 +184,9 @@ def test_join_queue_does_what_its_four_plain_calls_do(buyer, make_user, event, v
         return {**row, "id": None}, {**entry_row, "request_id": None}, counters, queue
 
     with transaction.atomic():
-        held = fastpath.tickets_held(user_id=buyer.pk, event_id=event.pk)
+        held = fastqueue.tickets_held(user_id=buyer.pk, event_id=event.pk)
         plain, plain_entry = arrival()
-        plain.seq, plain_ahead = fastpath.take_queue_number(
+        plain.seq, plain_ahead = fastqueue.take_queue_number(
             event_id=event.pk, priority=regular.priority, ticket_type_id=regular.pk, column=column
         )
         fastpath.insert_with_audit(plain, plain_entry, link="request_id")
@@ -194,7 +194,7 @@ def test_join_queue_does_what_its_four_plain_calls_do(buyer, make_user, event, v
         transaction.set_rollback(True)
     with transaction.atomic():
         fast, fast_entry = arrival()
-        got = fastpath.join_queue(fast, fast_entry, column=column)
+        got = fastqueue.join_queue(fast, fast_entry, column=column)
         assert got == expected[0] == (3, 4, 2)
         assert fast.seq == 3 and fast_entry.request_id == fast.pk
         assert not fast._state.adding and not fast_entry._state.adding
@@ -230,7 +230,7 @@ def test_tickets_held_matches_the_orm_sum(buyer, make_event):
     pending = TicketRequest.objects.filter(user=buyer, event=event, status__in=TicketRequest.PENDING)
     bought = Order.objects.filter(user=buyer, event=event)
     orm = (pending.aggregate(n=Sum("quantity"))["n"] or 0) + (bought.aggregate(n=Sum("active"))["n"] or 0)
-    assert fastpath.tickets_held(user_id=buyer.pk, event_id=event.pk) == orm == 6
+    assert fastqueue.tickets_held(user_id=buyer.pk, event_id=event.pk) == orm == 6
 
 
 def test_insert_request_audit_writes_what_an_orm_entry_would(make_user, vip):
@@ -259,17 +259,17 @@ def test_insert_request_audit_writes_what_an_orm_entry_would(make_user, vip):
 def test_lock_buyer_and_read_type_reads_what_the_orm_reads(buyer, vip):
     TicketTypeCounter.objects.create(ticket_type=vip, event_id=vip.event_id, waiting=3)
     with transaction.atomic():
-        found, fast = fastpath.lock_buyer_and_read_type(user_id=buyer.pk, ticket_type_id=vip.pk)
+        found, fast = fastqueue.lock_buyer_and_read_type(user_id=buyer.pk, ticket_type_id=vip.pk)
     slow = TicketType.objects.select_related("event").get(pk=vip.pk)
     assert found and fast.waiting == 3
-    for name in fastpath._TYPE_FIELDS:
+    for name in fastqueue._TYPE_FIELDS:
         assert getattr(fast, name) == getattr(slow, name), name
-    for name in fastpath._EVENT_FIELDS:
+    for name in fastqueue._EVENT_FIELDS:
         assert getattr(fast.event, name) == getattr(slow.event, name), name
     assert fast.event.sale_opens_at.tzinfo is not None and isinstance(fast.price, Decimal)
-    assert fastpath.lock_buyer_and_read_type(user_id=buyer.pk, ticket_type_id=10**9) == (True, None)
+    assert fastqueue.lock_buyer_and_read_type(user_id=buyer.pk, ticket_type_id=10**9) == (True, None)
     type(buyer).objects.filter(pk=buyer.pk).update(is_active=False)
-    assert fastpath.lock_buyer_and_read_type(user_id=buyer.pk, ticket_type_id=vip.pk) == (False, None)
+    assert fastqueue.lock_buyer_and_read_type(user_id=buyer.pk, ticket_type_id=vip.pk) == (False, None)
     assert Event.objects.count() == 1
 
 
@@ -323,7 +323,7 @@ def test_read_own_request_matches_the_orm_and_checks_the_account(buyer, other_bu
     mine = services.enqueue_request(user=buyer, ticket_type_id=vip.pk, quantity=2)
     theirs = services.enqueue_request(user=other_buyer, ticket_type_id=vip.pk, quantity=1)
 
-    active, fast = fastpath.read_own_request(user_id=buyer.pk, request_id=mine.pk)
+    active, fast = fastqueue.read_own_request(user_id=buyer.pk, request_id=mine.pk)
     slow = TicketRequest.objects.select_related("event").get(pk=mine.pk)
     assert active
     names = [f.attname for f in TicketRequest._meta.concrete_fields]
@@ -334,12 +334,12 @@ def test_read_own_request_matches_the_orm_and_checks_the_account(buyer, other_bu
     ]
     assert fast.event.sale_state() == slow.event.sale_state()
     # Someone else's request is as good as missing; an unknown id too.
-    assert fastpath.read_own_request(user_id=buyer.pk, request_id=theirs.pk) == (True, None)
-    assert fastpath.read_own_request(user_id=buyer.pk, request_id=10**9) == (True, None)
+    assert fastqueue.read_own_request(user_id=buyer.pk, request_id=theirs.pk) == (True, None)
+    assert fastqueue.read_own_request(user_id=buyer.pk, request_id=10**9) == (True, None)
     # A deactivated or deleted account reads nothing.
     type(buyer).objects.filter(pk=buyer.pk).update(is_active=False)
-    assert fastpath.read_own_request(user_id=buyer.pk, request_id=mine.pk) == (False, None)
-    assert fastpath.read_own_request(user_id=10**9, request_id=mine.pk) == (False, None)
+    assert fastqueue.read_own_request(user_id=buyer.pk, request_id=mine.pk) == (False, None)
+    assert fastqueue.read_own_request(user_id=10**9, request_id=mine.pk) == (False, None)
 
 
 def test_queue_counters_ahead_match_the_orm(make_user, event, vip, regular):
@@ -369,5 +369,5 @@ def test_queue_counters_ahead_match_the_orm(make_user, event, vip, regular):
             (c.priority, c.arrived, c.decided, c.skipped, c.skipped_before if c.priority == r.priority else 0)
             for c in orm
         }
-        fast = fastpath.queue_counters_ahead(event_id=r.event_id, priority=r.priority, seq=r.seq)
+        fast = fastqueue.queue_counters_ahead(event_id=r.event_id, priority=r.priority, seq=r.seq)
         assert {tuple(int(x) for x in row) for row in fast} == expected

@@ -14,7 +14,7 @@ from rest_framework_simplejwt.tokens import AccessToken
 
 from conftest import requires_postgres
 from ticketing.models import AuditEntry, TicketRequest
-from ticketing.services import fastpath
+from ticketing.services import fastqueue
 from ticketing.tests.processes import in_parallel
 
 pytestmark = pytest.mark.django_db
@@ -76,14 +76,14 @@ def test_registration_is_throttled_per_client(settings):
 def slow_limit_check(monkeypatch):
     # Widen the window between reading what the buyer holds (as the request is written) and the
     # commit, so that without the per-user lock every parallel request would read the same total.
-    real = fastpath.join_queue
+    real = fastqueue.join_queue
 
     def slow(*args, **kwargs):
         joined = real(*args, **kwargs)
         time.sleep(0.2)
         return joined
 
-    monkeypatch.setattr(fastpath, "join_queue", slow)
+    monkeypatch.setattr(fastqueue, "join_queue", slow)
 
 
 def post_request(user, ticket_type_id, quantity, **headers):
