@@ -230,6 +230,7 @@ REST_FRAMEWORK = {
         "login": env("THROTTLE_LOGIN", default="10/min"),
         "register": env("THROTTLE_REGISTER", default="5/min"),
         "ticket_requests": env("THROTTLE_TICKET_REQUESTS", default="30/min"),
+        "verify": env("THROTTLE_VERIFY", default="60/min"),
     },
     "NUM_PROXIES": env.int("NUM_PROXIES", default=0),
 }

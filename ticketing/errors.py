@@ -109,7 +109,37 @@ class AlreadyCheckedIn(TicketingError):
     code = "already_checked_in"
     default_message = "This ticket has already been checked in."
 
+    def __init__(self, ticket, entry=None):
+        """`entry` is the CheckIn that admitted it on this list (None: the ticket's first admission)."""
+        self.ticket = ticket
+        self.entry = entry
+        self.when = entry.scanned_at if entry is not None else ticket.checked_in_at
+        self.by = entry.by if entry is not None else ticket.checked_in_by
+        self.list_name = entry.check_in_list.name if entry is not None else ""
+        when = timezone.localtime(self.when)
+        where = f" ({self.list_name})" if self.list_name else ""
+        super().__init__(f"Already checked in at {when:%H:%M} on {when:%d %b %Y}{where}.")
+
+
+class WrongEvent(TicketingError):
+    status_code = 409
+    code = "wrong_event"
+    default_message = "This ticket is for another event."
+
     def __init__(self, ticket):
         self.ticket = ticket
-        when = timezone.localtime(ticket.checked_in_at)
-        super().__init__(f"Already checked in at {when:%H:%M} on {when:%d %b %Y}.")
+        event = ticket.ticket_type.event
+        starts = timezone.localtime(event.starts_at)
+        super().__init__(f"This ticket is for {event.name} on {starts:%d %b %Y at %H:%M}, not this event.")
+
+
+class NotOnList(TicketingError):
+    status_code = 409
+    code = "not_on_list"
+    default_message = "This ticket type is not admitted on this check-in list."
+
+
+class NotInside(TicketingError):
+    status_code = 409
+    code = "not_checked_in"
+    default_message = "This ticket is not checked in on this list."

@@ -1,15 +1,15 @@
-"""Reads: availability, queue positions, a buyer's requests, orders and tickets."""
+"""Reads: availability, queue positions, a buyer's requests, orders and tickets, the door's counts."""
 
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from django.core.cache import cache
-from django.db.models import F, Prefetch, Q, Sum
+from django.db.models import Count, Exists, F, OuterRef, Prefetch, Q, Sum
 from django.db.models.functions import Coalesce, TruncMinute
 from django.utils import timezone
 
 from events.models import Event, TicketType
-from ticketing.models import AuditEntry, Order, Ticket, TicketRequest
+from ticketing.models import AuditEntry, CheckIn, CheckInList, Order, Ticket, TicketRequest
 from ticketing.services import fastqueue
 
 QUEUED = TicketRequest.Status.QUEUED
@@ -221,3 +221,79 @@ def sales_opening(*, after, until) -> list[tuple[int, datetime]]:
         .values_list("pk", "sale_opens_at")
         .distinct()
     )
+
+
+# The door
+
+
+@dataclass
+class DoorCount:
+    ticket_type: str
+    inside: int
+    valid: int
+
+
+def door_events(*, user, now=None) -> list[tuple]:
+    """(event, [its check-in lists this member of door staff may use]) for events not cancelled
+    from a day ago on: today's events first, then the coming ones, each soonest first."""
+    now = now or timezone.now()
+    lists = (
+        CheckInList.objects.filter(
+            event__cancelled_at__isnull=True, event__starts_at__gte=now - timedelta(days=1)
+        )
+        .filter(Q(staff__isnull=True) | Q(staff=user))
+        .select_related("event")
+        .distinct()
+    )
+    by_event = {}
+    for check_in_list in lists:
+        by_event.setdefault(check_in_list.event, []).append(check_in_list)
+    today = timezone.localdate(now)
+
+    def order(event):
+        return (timezone.localdate(event.starts_at) != today, event.starts_at, event.pk)
+
+    return [
+        (event, sorted(found, key=lambda c: (not c.is_default, c.name)))
+        for event, found in sorted(by_event.items(), key=lambda item: order(item[0]))
+    ]
+
+
+def door_counts(*, check_in_list) -> list[DoorCount]:
+    """Per ticket type the list admits: tickets inside (an active entry on the list) of those valid."""
+    types = list(check_in_list.ticket_types.order_by("-priority", "name"))
+    if not types:
+        types = list(TicketType.objects.filter(event_id=check_in_list.event_id).order_by("-priority", "name"))
+    held = dict(
+        Ticket.objects.filter(ticket_type__in=types, status__in=Ticket.HELD)
+        .values_list("ticket_type")
+        .annotate(n=Count("id"))
+        .order_by()
+    )
+    inside = dict(
+        CheckIn.objects.filter(check_in_list=check_in_list, active=True)
+        .values_list("ticket__ticket_type")
+        .annotate(n=Count("id"))
+        .order_by()
+    )
+    return [DoorCount(t.name, inside.get(t.pk, 0), held.get(t.pk, 0)) for t in types]
+
+
+def door_search(*, check_in_list, query: str, limit: int = 20) -> list[Ticket]:
+    """Tickets of the list's event whose holder's name or email contains the query; each with
+    `inside` (an active entry on this list)."""
+    query = query.strip()
+    if len(query) < 2:
+        return []
+    tickets = (
+        Ticket.objects.filter(ticket_type__event_id=check_in_list.event_id)
+        .filter(Q(order__user__name__icontains=query) | Q(order__user__email__icontains=query))
+        .select_related("order__user", "ticket_type")
+        .annotate(
+            inside=Exists(
+                CheckIn.objects.filter(check_in_list=check_in_list, ticket=OuterRef("pk"), active=True)
+            )
+        )
+        .order_by("order__user__name", "pk")[:limit]
+    )
+    return list(tickets)

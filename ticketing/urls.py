@@ -13,6 +13,11 @@ urlpatterns = [
     path("orders/<int:pk>/cancel/", tickets.order_cancel, name="order_cancel"),
     path("orders/<int:pk>/refund/", tickets.order_refund, name="order_refund"),
     path("door/", door.door, name="door"),
+    path("door/<int:list_id>/", door.door_list, name="door_list"),
+    path("door/<int:list_id>/counts/", door.door_counts, name="door_counts"),
+    path("door/<int:list_id>/search/", door.door_search, name="door_search"),
+    path("door/<int:list_id>/admit/<int:ticket_id>/", door.door_admit_by_name, name="door_admit"),
+    path("door/<int:list_id>/undo/<int:ticket_id>/", door.door_undo, name="door_undo"),
     path("dashboard/", dashboard.dashboard, name="dashboard"),
 ]
 

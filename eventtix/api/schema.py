@@ -10,7 +10,9 @@ class ErrorOut(serializers.Serializer):
 
 
 class AlreadyCheckedInOut(ErrorOut):
-    checked_in_at = serializers.DateTimeField()
+    checked_in_at = serializers.DateTimeField(required=False, help_text="`already_checked_in` only: when.")
+    checked_in_by = serializers.CharField(required=False, allow_null=True, help_text="Who admitted it.")
+    check_in_list = serializers.CharField(required=False, allow_null=True, help_text="On which list.")
 
 
 # A 400 is either messages per input field, {"quantity": ["A valid integer is required."]}, or one

@@ -60,3 +60,9 @@ class TicketRequestRateThrottle(ScopeRateThrottle):
         if request.method in SAFE_METHODS:
             return True
         return super().allow_request(request, view)
+
+
+class TicketVerifyRateThrottle(ScopeRateThrottle):
+    """Limits looking up QR codes, so nobody can try codes at speed; door staff scan through check-in."""
+
+    scope = "verify"

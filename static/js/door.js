@@ -98,6 +98,14 @@
     toggle.textContent = "Camera on";
   };
 
+  // On a list with re-entry, scans are entries or exits; the button says which.
+  const submitButton = form.querySelector("button[type=submit]");
+  form.querySelectorAll("input[name=mode]").forEach((radio) =>
+    radio.addEventListener("change", () => {
+      submitButton.textContent = radio.value === "exit" && radio.checked ? "Let out" : "Check in";
+    }),
+  );
+
   toggle.addEventListener("click", () => (stream ? stop() : start()));
   input.addEventListener("input", () => {
     typed = true;

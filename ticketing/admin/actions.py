@@ -1,4 +1,4 @@
-"""Admin actions that cancel, each behind a confirmation page that asks for a reason."""
+"""Admin actions that cancel or undo, each behind a confirmation page that asks for a reason."""
 
 from collections import defaultdict
 
@@ -15,6 +15,11 @@ class ReasonForm(forms.Form):
         max_length=200, label="Reason", help_text="Kept in the audit log; buyers are emailed."
     )
 
+    def __init__(self, *args, reason_help: str | None = None, **kwargs):
+        super().__init__(*args, **kwargs)
+        if reason_help:
+            self.fields["reason"].help_text = reason_help
+
 
 class CanCancel:
     """Staff who manage orders may use the cancelling actions (Django checks has_cancel_permission)."""
@@ -23,10 +28,12 @@ class CanCancel:
         return services.can_manage_orders(request.user)
 
 
-def _confirmed(modeladmin, request, queryset, *, title: str, consequence: str, perform, items=None):
+def confirmed(
+    modeladmin, request, queryset, *, title: str, consequence: str, perform, items=None, reason_help=None
+):
     """The confirmation page, or after it, perform(item, reason) for each item (the selected
     objects unless given) and report what was done and what was refused."""
-    form = ReasonForm(request.POST if "confirm" in request.POST else None)
+    form = ReasonForm(request.POST if "confirm" in request.POST else None, reason_help=reason_help)
     if form.is_valid():
         done, refused = 0, []
         for label, item in items if items is not None else [(str(obj), obj) for obj in queryset]:
@@ -56,7 +63,7 @@ def _confirmed(modeladmin, request, queryset, *, title: str, consequence: str, p
 
 @admin.action(description="Cancel selected orders…", permissions=["cancel"])
 def cancel_orders(modeladmin, request, queryset):
-    return _confirmed(
+    return confirmed(
         modeladmin,
         request,
         queryset,
@@ -75,7 +82,7 @@ def cancel_tickets(modeladmin, request, queryset):
     by_order = defaultdict(list)
     for ticket in queryset.order_by("pk"):
         by_order[ticket.order_id].append(ticket.pk)
-    return _confirmed(
+    return confirmed(
         modeladmin,
         request,
         queryset,
@@ -92,7 +99,7 @@ def cancel_tickets(modeladmin, request, queryset):
 
 @admin.action(description="Cancel selected events…", permissions=["cancel"])
 def cancel_events(modeladmin, request, queryset):
-    return _confirmed(
+    return confirmed(
         modeladmin,
         request,
         queryset,

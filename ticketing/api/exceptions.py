@@ -15,7 +15,9 @@ def exception_handler(exc, context):
     if isinstance(exc, errors.TicketingError):
         data = {"detail": exc.message, "code": exc.code}
         if isinstance(exc, errors.AlreadyCheckedIn):
-            data["checked_in_at"] = serializers.DateTimeField().to_representation(exc.ticket.checked_in_at)
+            data["checked_in_at"] = serializers.DateTimeField().to_representation(exc.when)
+            data["checked_in_by"] = exc.by.name if exc.by else None
+            data["check_in_list"] = exc.list_name or None
         headers = {}
         if exc.status_code == 401:
             headers["WWW-Authenticate"] = JWTAuthentication().authenticate_header(context["request"])

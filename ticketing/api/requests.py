@@ -1,5 +1,7 @@
 """A buyer's ticket requests, queue position and orders; each buyer sees only their own."""
 
+from django.utils.decorators import method_decorator
+from django.views.decorators.cache import never_cache
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
 from rest_framework import status
 from rest_framework.authentication import SessionAuthentication
@@ -167,8 +169,9 @@ class QueuePositionView(APIView):
         return Response(QueuePositionOut(position).data, headers=headers)
 
 
+@method_decorator(never_cache, name="dispatch")
 class OrderListView(APIView):
-    """The user's orders, newest first, each with its tickets and their QR tokens."""
+    """The user's orders, newest first, each with its tickets and their QR tokens (never stored)."""
 
     permission_classes = [IsAuthenticated]
 
@@ -181,6 +184,7 @@ class OrderListView(APIView):
         return Response(OrderOut(selectors.user_orders(user=request.user), many=True).data)
 
 
+@method_decorator(never_cache, name="dispatch")
 class OrderCancelView(APIView):
     """Cancel the user's order, or some of its tickets, until the event's cancellation deadline."""
 

@@ -247,7 +247,8 @@ class TicketVerifyOut(serializers.ModelSerializer):
 
     class Meta:
         model = Ticket
-        fields = ["valid", "id", "status", "event", "ticket_type", "checked_in_at"]
+        # No internal id: a code's holder learns nothing they could use on other endpoints.
+        fields = ["valid", "status", "event", "ticket_type", "checked_in_at"]
 
     def get_valid(self, obj) -> bool:
         return obj.status != Ticket.Status.CANCELLED
@@ -267,12 +268,48 @@ class TicketUnknownOut(serializers.Serializer):
     detail = serializers.CharField()
 
 
+class CheckInListQuery(serializers.Serializer):
+    check_in_list = serializers.IntegerField(
+        required=False,
+        min_value=1,
+        help_text="The check-in list (GET /api/check-in-lists); by default its event's default list.",
+    )
+
+
+class CheckInListRequired(serializers.Serializer):
+    check_in_list = serializers.IntegerField(
+        min_value=1, help_text="The check-in list (GET /api/check-in-lists)."
+    )
+
+
+class DoorCountOut(serializers.Serializer):
+    ticket_type = serializers.CharField()
+    inside = serializers.IntegerField(
+        help_text="Tickets with an entry on this list (inside, where re-entry is allowed)."
+    )
+    valid = serializers.IntegerField(help_text="Tickets of this type not cancelled.")
+
+
+class CheckInListOut(serializers.Serializer):
+    id = serializers.IntegerField()
+    name = serializers.CharField()
+    event = EventRefOut()
+    is_default = serializers.BooleanField()
+    allow_reentry = serializers.BooleanField()
+    counts = DoorCountOut(many=True)
+
+
 class CheckInOut(TicketVerifyStaffOut):
     checked_in = serializers.SerializerMethodField()
+    check_in_list = serializers.SerializerMethodField(help_text="The list it was admitted on.")
 
     class Meta(TicketVerifyStaffOut.Meta):
-        fields = ["checked_in", *TicketVerifyStaffOut.Meta.fields]
+        fields = ["checked_in", "check_in_list", *TicketVerifyStaffOut.Meta.fields]
 
     @extend_schema_field(serializers.BooleanField())
     def get_checked_in(self, obj):
         return True
+
+    @extend_schema_field(serializers.CharField())
+    def get_check_in_list(self, obj) -> str:
+        return obj.admission.check_in_list.name

@@ -2,15 +2,25 @@
 
 import re
 
+from django.utils import timezone
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
 from rest_framework.permissions import IsAuthenticated
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from eventtix.api.schema import AlreadyCheckedInOut, error_responses
+from eventtix.api.schema import AlreadyCheckedInOut, ErrorOut, error_responses
+from eventtix.api.throttles import TicketVerifyRateThrottle
 from ticketing import errors, selectors, services
 from ticketing.api.permissions import CanCheckIn
-from ticketing.api.serializers import CheckInOut, TicketUnknownOut, TicketVerifyOut, TicketVerifyStaffOut
+from ticketing.api.serializers import (
+    CheckInListOut,
+    CheckInListQuery,
+    CheckInListRequired,
+    CheckInOut,
+    TicketUnknownOut,
+    TicketVerifyOut,
+    TicketVerifyStaffOut,
+)
 
 TAG = "tickets"
 UNKNOWN_TICKET = "Unknown ticket: this code is not one of ours."
@@ -22,7 +32,10 @@ QR_TOKEN_PARAMETER = OpenApiParameter(
 
 
 class TicketVerifyView(APIView):
-    """Whether a QR code is one of ours and already used; door staff also see the holder's name."""
+    """Whether a QR code is one of ours and already used; door staff also see the holder's name.
+    Rate limited per client (THROTTLE_VERIFY)."""
+
+    throttle_classes = [TicketVerifyRateThrottle]
 
     @extend_schema(
         tags=[TAG],
@@ -41,8 +54,37 @@ class TicketVerifyView(APIView):
         return Response(out(ticket).data)
 
 
+def _list_id(request, serializer_class):
+    """The check-in list named in the JSON body or the query string (None: not named)."""
+    body = request.data if isinstance(request.data, dict) else {}
+    value = body.get("check_in_list", request.query_params.get("check_in_list"))
+    given = serializer_class(data={} if value in (None, "") else {"check_in_list": value})
+    given.is_valid(raise_exception=True)
+    return given.validated_data.get("check_in_list")
+
+
+def _known_token(qr_token: str) -> str:
+    if not QR_TOKEN.fullmatch(qr_token):
+        raise errors.NotFound(UNKNOWN_TICKET)
+    return qr_token
+
+
+DOOR_REFUSALS = error_responses(
+    400,
+    401,
+    403,
+    404,
+    409,
+    s409=(
+        AlreadyCheckedInOut,
+        "Refused, nothing used up: `code` is `already_checked_in` (with when, by whom and on which list),"
+        " `wrong_event`, `ticket_cancelled` or `not_on_list`.",
+    ),
+)
+
+
 class TicketCheckInView(APIView):
-    """Admits a ticket once; of simultaneous scans of one ticket exactly one succeeds."""
+    """Admits a ticket once per check-in list; of simultaneous scans of one ticket exactly one succeeds."""
 
     permission_classes = [IsAuthenticated, CanCheckIn]
 
@@ -50,20 +92,77 @@ class TicketCheckInView(APIView):
         tags=[TAG],
         operation_id="tickets_checkin",
         parameters=[QR_TOKEN_PARAMETER],
-        request=None,
+        request=CheckInListQuery,
+        responses={200: CheckInOut, **DOOR_REFUSALS},
+    )
+    def post(self, request, qr_token: str):
+        list_id = _list_id(request, CheckInListQuery)
+        ticket = services.check_in_ticket(
+            qr_token=_known_token(qr_token), staff_user=request.user, check_in_list_id=list_id
+        )
+        return Response(CheckInOut(ticket).data)
+
+
+class TicketCheckOutView(APIView):
+    """Lets a ticket out through a list that allows re-entry, so that it may enter again."""
+
+    permission_classes = [IsAuthenticated, CanCheckIn]
+
+    @extend_schema(
+        tags=[TAG],
+        operation_id="tickets_checkout",
+        parameters=[QR_TOKEN_PARAMETER],
+        request=CheckInListRequired,
         responses={
-            200: CheckInOut,
+            200: OpenApiResponse(description="Let out."),
             **error_responses(
-                401,
-                403,
-                404,
-                409,
-                s409=(AlreadyCheckedInOut, "Already checked in; `checked_in_at` says when."),
+                400, 401, 403, 404, 409, s409=(ErrorOut, "`not_checked_in`, or the list has no re-entry.")
             ),
         },
     )
     def post(self, request, qr_token: str):
-        if not QR_TOKEN.fullmatch(qr_token):
+        list_id = _list_id(request, CheckInListRequired)
+        services.let_out(qr_token=_known_token(qr_token), staff_user=request.user, check_in_list_id=list_id)
+        return Response({"checked_out": True})
+
+
+class TicketUndoCheckInView(APIView):
+    """Undoes a mistaken check-in on a list (door supervisors); audited."""
+
+    permission_classes = [IsAuthenticated, CanCheckIn]
+
+    @extend_schema(
+        tags=[TAG],
+        operation_id="tickets_checkin_undo",
+        parameters=[QR_TOKEN_PARAMETER],
+        request=CheckInListRequired,
+        responses={
+            200: OpenApiResponse(description="Undone: the ticket may be checked in again on the list."),
+            **error_responses(400, 401, 403, 404, 409, s409=(ErrorOut, "`not_checked_in`.")),
+        },
+    )
+    def post(self, request, qr_token: str):
+        list_id = _list_id(request, CheckInListRequired)
+        ticket = selectors.ticket_by_token(qr_token=_known_token(qr_token))
+        if ticket is None:
             raise errors.NotFound(UNKNOWN_TICKET)
-        ticket = services.check_in_ticket(qr_token=qr_token, staff_user=request.user)
-        return Response(CheckInOut(ticket).data)
+        services.undo_check_in(ticket_id=ticket.pk, staff_user=request.user, check_in_list_id=list_id)
+        return Response({"undone": True})
+
+
+class CheckInListsView(APIView):
+    """The check-in lists this member of door staff may use, today's events first, with their counts."""
+
+    permission_classes = [IsAuthenticated, CanCheckIn]
+
+    @extend_schema(tags=[TAG], operation_id="check_in_lists", responses={200: CheckInListOut(many=True)})
+    def get(self, request):
+        services.open_default_lists(now=timezone.now())
+        lists = [
+            check_in_list
+            for _, event_lists in selectors.door_events(user=request.user)
+            for check_in_list in event_lists
+        ]
+        for check_in_list in lists:
+            check_in_list.counts = selectors.door_counts(check_in_list=check_in_list)
+        return Response(CheckInListOut(lists, many=True).data)

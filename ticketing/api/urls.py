@@ -19,4 +19,11 @@ urlpatterns = [
     path("orders/<int:pk>/cancel", requests.OrderCancelView.as_view(), name="api-order-cancel"),
     path("tickets/verify/<str:qr_token>", tickets.TicketVerifyView.as_view(), name="api-ticket-verify"),
     path("tickets/checkin/<str:qr_token>", tickets.TicketCheckInView.as_view(), name="api-ticket-checkin"),
+    path(
+        "tickets/checkin/<str:qr_token>/undo",
+        tickets.TicketUndoCheckInView.as_view(),
+        name="api-ticket-checkin-undo",
+    ),
+    path("tickets/checkout/<str:qr_token>", tickets.TicketCheckOutView.as_view(), name="api-ticket-checkout"),
+    path("check-in-lists", tickets.CheckInListsView.as_view(), name="api-check-in-lists"),
 ]

@@ -5,7 +5,17 @@ services decide, and services.ledger is the only code that writes a state change
 """
 
 from ticketing.services.allocation import DrainResult, drain_due_queues, drain_event_queue, events_with_work
-from ticketing.services.checkin import can_check_in, check_in_ticket
+from ticketing.services.checkin import (
+    can_check_in,
+    can_fix_check_ins,
+    check_in_ticket,
+    check_in_ticket_by_id,
+    default_list,
+    let_out,
+    may_use_list,
+    open_default_lists,
+    undo_check_in,
+)
 from ticketing.services.csvlog import flush_transactions_csv
 from ticketing.services.notifications import send_outbox, send_owed_emails
 from ticketing.services.orders import (
@@ -28,12 +38,19 @@ __all__ = [
     "DrainResult",
     "buyer_may_cancel",
     "can_check_in",
+    "can_fix_check_ins",
     "can_manage_orders",
     "cancel_event",
     "cancel_order",
     "cancel_request",
     "cancel_requests_of_inactive_buyers",
     "check_in_ticket",
+    "check_in_ticket_by_id",
+    "default_list",
+    "let_out",
+    "may_use_list",
+    "open_default_lists",
+    "undo_check_in",
     "drain_due_queues",
     "drain_event_queue",
     "events_with_work",

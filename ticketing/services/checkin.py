@@ -1,34 +1,169 @@
-"""Admitting a ticket at the door."""
+"""The door: admitting tickets on an event's check-in lists, letting them out, undoing mistakes.
 
-from django.db import transaction
+Every scan of a ticket locks its row first, so scans of one ticket (and its cancellation) take
+turns: of many simultaneous scans on one list exactly one admits it, and the unique constraint on
+active entries (models/door.py) backs that up. A refused scan writes nothing.
+"""
+
+from datetime import timedelta
+
+from django.db import IntegrityError, transaction
+from django.db.models import Q
 from django.utils import timezone
 
+from events.models import Event
 from ticketing import errors
-from ticketing.models import Ticket
+from ticketing.models import CheckIn, CheckInList, Ticket
 from ticketing.services import ledger
 
 CHECK_IN_PERMISSION = "ticketing.check_in_ticket"
+FIX_PERMISSION = "ticketing.fix_check_ins"
+DEFAULT_LIST_NAME = "Main entrance"
+UNKNOWN_TICKET = "Unknown ticket: this code is not one of ours."
 
 
 def can_check_in(user) -> bool:
     return bool(user and user.is_authenticated and user.has_perm(CHECK_IN_PERMISSION))
 
 
-def check_in_ticket(*, qr_token: str, staff_user) -> Ticket:
-    """Admit the ticket once; a later scan raises AlreadyCheckedIn, a cancelled ticket TicketCancelled."""
+def can_fix_check_ins(user) -> bool:
+    """Undo a check-in, or check a guest in by name: door supervisors."""
+    return can_check_in(user) and user.has_perm(FIX_PERMISSION)
+
+
+def may_use_list(user, check_in_list: CheckInList) -> bool:
+    """Door staff may scan on a list that names no staff, or names them."""
+    if not can_check_in(user):
+        return False
+    return not check_in_list.staff.exists() or check_in_list.staff.filter(pk=user.pk).exists()
+
+
+def default_list(event) -> CheckInList:
+    """The event's default check-in list, made the first time it is asked for."""
+    found = CheckInList.objects.filter(event=event, is_default=True).first()
+    if found is not None:
+        return found
+    try:
+        with transaction.atomic():
+            return CheckInList.objects.create(event=event, is_default=True, name=DEFAULT_LIST_NAME)
+    except IntegrityError:  # made at the same moment by another request
+        return CheckInList.objects.get(event=event, is_default=True)
+
+
+def open_default_lists(*, now) -> None:
+    """Give each event the door may see (not cancelled, from a day ago on) its default list."""
+    events = Event.objects.filter(cancelled_at__isnull=True, starts_at__gte=now - timedelta(days=1))
+    for event in events.exclude(check_in_lists__is_default=True):
+        default_list(event)
+
+
+def check_in_ticket(*, qr_token: str, staff_user, check_in_list_id: int | None = None, now=None) -> Ticket:
+    """Admit the ticket with this QR code on a list (by default its own event's default list).
+
+    Returns the ticket, its entry as `ticket.admission`. Refusals, each writing nothing:
+    NotFound, WrongEvent, TicketCancelled, NotOnList, AlreadyCheckedIn, NotAllowed.
+    """
+    return _admit(Q(qr_token=qr_token), staff_user=staff_user, check_in_list_id=check_in_list_id, now=now)
+
+
+def check_in_ticket_by_id(*, ticket_id: int, staff_user, check_in_list_id: int, now=None) -> Ticket:
+    """As check_in_ticket, for a ticket found by its holder's name (a lost phone): supervisors only."""
+    if not can_fix_check_ins(staff_user):
+        raise errors.NotAllowed("Only door supervisors can check a guest in by name.")
+    return _admit(Q(pk=ticket_id), staff_user=staff_user, check_in_list_id=check_in_list_id, now=now)
+
+
+def let_out(*, qr_token: str, staff_user, check_in_list_id: int, now=None) -> Ticket:
+    """Record an exit on a list that allows re-entry, so the ticket may enter again."""
+    now = now or timezone.now()
+    with transaction.atomic(durable=True):
+        check_in_list = _usable_list(staff_user, check_in_list_id)
+        if not check_in_list.allow_reentry:
+            raise errors.TicketingError(f"{check_in_list.name} does not allow re-entry: no exit to record.")
+        ticket = _locked_ticket(Q(qr_token=qr_token), check_in_list)
+        entry = _active_entry(ticket, check_in_list)
+        if entry is None:
+            raise errors.NotInside()
+        ledger.let_out(ticket=ticket, entry=entry, staff_id=staff_user.pk, now=now)
+    return ticket
+
+
+def undo_check_in(*, ticket_id: int, staff_user, check_in_list_id: int, reason: str = "", now=None) -> Ticket:
+    """Undo a mistaken admission on a list; needs the undo permission."""
+    now = now or timezone.now()
+    if not can_fix_check_ins(staff_user):
+        raise errors.NotAllowed("Only door supervisors can undo a check-in.")
+    with transaction.atomic(durable=True):
+        check_in_list = _usable_list(staff_user, check_in_list_id)
+        ticket = _locked_ticket(Q(pk=ticket_id), check_in_list)
+        entry = _active_entry(ticket, check_in_list)
+        if entry is None:
+            raise errors.NotInside()
+        ledger.undo_entry(
+            ticket=ticket, entry=entry, staff_id=staff_user.pk, now=now, reason=reason or "undone at the door"
+        )
+    return ticket
+
+
+def _admit(locator: Q, *, staff_user, check_in_list_id, now) -> Ticket:
+    now = now or timezone.now()
     if not can_check_in(staff_user):
         raise errors.NotAllowed("Only door staff can check tickets in.")
     with transaction.atomic(durable=True):
-        ticket_id = Ticket.objects.filter(qr_token=qr_token).values_list("pk", flat=True).first()
-        if ticket_id is None:
-            raise errors.NotFound("Unknown ticket: this code is not one of ours.")
-        # A conditional update, not read-then-write: of many simultaneous scans exactly one wins.
-        admitted = ledger.check_in(ticket_id=ticket_id, staff_id=staff_user.pk, now=timezone.now())
-    ticket = Ticket.objects.select_related("ticket_type__event", "order__user", "checked_in_by").get(
-        pk=ticket_id
-    )
-    if not admitted:
+        if check_in_list_id is None:
+            ticket = _lock(locator)
+            check_in_list = default_list(ticket.ticket_type.event)
+        else:
+            check_in_list = _usable_list(staff_user, check_in_list_id)
+            ticket = _locked_ticket(locator, check_in_list)
         if ticket.status == Ticket.Status.CANCELLED:
             raise errors.TicketCancelled()
-        raise errors.AlreadyCheckedIn(ticket)
+        types = set(check_in_list.ticket_types.values_list("pk", flat=True))
+        if types and ticket.ticket_type_id not in types:
+            raise errors.NotOnList(
+                f"{ticket.ticket_type.name} tickets are not admitted on {check_in_list.name}."
+            )
+        entry = _active_entry(ticket, check_in_list)
+        if entry is not None:
+            raise errors.AlreadyCheckedIn(ticket, entry)
+        ticket.admission = ledger.admit(
+            ticket=ticket, check_in_list=check_in_list, staff_id=staff_user.pk, scanned_at=now
+        )
     return ticket
+
+
+def _usable_list(staff_user, check_in_list_id) -> CheckInList:
+    check_in_list = CheckInList.objects.select_related("event").filter(pk=check_in_list_id).first()
+    if check_in_list is None:
+        raise errors.NotFound("There is no such check-in list.")
+    if not may_use_list(staff_user, check_in_list):
+        raise errors.NotAllowed(f"You are not on the door staff of {check_in_list.name}.")
+    return check_in_list
+
+
+def _lock(locator: Q) -> Ticket:
+    """The ticket's row, locked until the transaction ends, with what the door shows of it."""
+    ticket = (
+        Ticket.objects.select_for_update(no_key=True, of=("self",))
+        .select_related("order__user", "ticket_type__event")
+        .filter(locator)
+        .first()
+    )
+    if ticket is None:
+        raise errors.NotFound(UNKNOWN_TICKET)
+    return ticket
+
+
+def _locked_ticket(locator: Q, check_in_list: CheckInList) -> Ticket:
+    ticket = _lock(locator)
+    if ticket.ticket_type.event_id != check_in_list.event_id:
+        raise errors.WrongEvent(ticket)
+    return ticket
+
+
+def _active_entry(ticket: Ticket, check_in_list: CheckInList) -> CheckIn | None:
+    return (
+        CheckIn.objects.select_related("by", "check_in_list")
+        .filter(check_in_list=check_in_list, ticket=ticket, active=True)
+        .first()
+    )

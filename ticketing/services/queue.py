@@ -151,7 +151,7 @@ def cancel_requests_of_inactive_buyers(*, now=None) -> int:
     cancelled = 0
     for event_id in sorted(set(pending.values_list("event_id", flat=True))):
         with transaction.atomic(durable=True):
-            # The event first, as every writer locks (ledger.py).
+            # The event first, as every writer locks (services/ledger).
             Event.objects.select_for_update(no_key=True).filter(pk=event_id).first()
             reason = TicketRequest.Reason.ACCOUNT_DEACTIVATED
             rows = ledger.lock_pending(pending.filter(event_id=event_id).order_by("pk"))

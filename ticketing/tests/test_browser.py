@@ -119,6 +119,11 @@ def test_door_staff_on_a_phone_admit_a_ticket_once(live_server, browser, door_st
     page = browser.new_context(**PHONE).new_page()
     log_in(page, base, door_staff.email)
     page.get_by_role("link", name="Door").click()
+    # The door starts by choosing the event and its list.
+    expect(page.get_by_role("heading", name=regular.event.name)).to_be_visible()
+    shot(page, "05-door-choose")
+    page.get_by_role("link", name="Main entrance").click()
+    expect(page.locator("#door-counts")).to_contain_text("0 in of 1 tickets")
     code = page.get_by_label("Ticket code or link")
     expect(code).to_be_focused()
     shot(page, "05-door")
@@ -129,6 +134,7 @@ def test_door_staff_on_a_phone_admit_a_ticket_once(live_server, browser, door_st
     expect(result).to_have_class(re.compile(r"\bshown admitted\b"))
     expect(result).to_contain_text("Admitted")
     expect(result).to_contain_text("Regular")
+    expect(page.locator("#door-counts")).to_contain_text("1 in of 1 tickets")
     shot(page, "06-door-admitted")
 
     # The field is empty and focused again: the next scan needs no tap.
@@ -142,7 +148,11 @@ def test_door_staff_on_a_phone_admit_a_ticket_once(live_server, browser, door_st
 
     ticket.refresh_from_db()
     assert ticket.checked_in_by == door_staff
-    assert page.url == f"{base}/door/"
+    assert page.url == f"{base}{door_page(regular.event)}"
+
+
+def door_page(event) -> str:
+    return f"/door/{services.default_list(event).pk}/"
 
 
 def qr_video(path: Path, token: str, *, fps=10, shown_s=2, gap_s=6) -> Path:
@@ -188,7 +198,7 @@ def test_door_camera_reads_the_qr_code_and_refuses_it_the_second_time(
         context.grant_permissions(["camera"], origin=live_server.url)
         page = context.new_page()
         log_in(page, live_server.url, door_staff.email)
-        page.goto(f"{live_server.url}/door/")
+        page.goto(f"{live_server.url}{door_page(regular.event)}")
         result = page.locator("#door-result")
         # No tap, no typing: the camera sees the code and the page submits it.
         expect(result).to_have_class(re.compile(r"\bshown admitted\b"), timeout=15_000)
@@ -250,7 +260,7 @@ def test_a_waiting_buyer_gets_the_ticket_another_buyer_cancels_and_the_door_refu
     # The cancelled ticket is refused at the door.
     door = browser.new_context(**PHONE).new_page()
     log_in(door, base, door_staff.email)
-    door.goto(f"{base}/door/")
+    door.goto(f"{base}{door_page(event)}")
     door.get_by_label("Ticket code or link").fill(old_ticket.qr_token)
     door.get_by_label("Ticket code or link").press("Enter")
     result = door.locator("#door-result")
@@ -302,8 +312,10 @@ def test_every_page_passes_the_accessibility_check(
         buyer: [("event", event_url), ("queued", waiting.get_absolute_url()), ("my-tickets", "/tickets/"),
                 ("order", ticket.order.get_absolute_url()), ("ticket", ticket.get_absolute_url()),
                 ("403", "/dashboard/")],
-        door_staff: [("door", "/door/"), ("waiting-list", on_list.get_absolute_url())],
-        admin_user: [("dashboard", "/dashboard/"), ("staff-order", ticket.order.get_absolute_url())],
+        door_staff: [("door", "/door/"), ("door-list", door_page(regular.event)),
+                     ("waiting-list", on_list.get_absolute_url())],
+        admin_user: [("dashboard", "/dashboard/"), ("staff-order", ticket.order.get_absolute_url()),
+                     ("door-supervisor", door_page(regular.event))],
     }  # fmt: skip
     roles = {None: "visitor", buyer: "buyer", door_staff: "door", admin_user: "staff"}
     failures = {}

@@ -111,7 +111,8 @@ def test_staff_cancel_with_a_reason_and_refund_then_record_another_refund(admin_
 def test_the_door_page_says_cancelled_ticket_in_red(buyer, door_staff, order):
     ticket = order.tickets.first()
     services.cancel_order(user=buyer, order_id=order.pk, ticket_ids=[ticket.pk])
-    response = logged_in(door_staff).post(reverse("ticketing:door"), {"code": ticket.qr_token})
+    door = reverse("ticketing:door_list", args=[services.default_list(order.event).pk])
+    response = logged_in(door_staff).post(door, {"code": ticket.qr_token})
     body = response.content.decode()
     assert "Cancelled ticket" in body and "refused" in body
     ticket.refresh_from_db()

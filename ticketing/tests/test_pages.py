@@ -1,16 +1,18 @@
 """The queue, tickets, door and dashboard pages, for visitors, buyers, other buyers and staff."""
 
 import re
+from datetime import timedelta
 
 import pytest
 import segno
 from django.core import mail
 from django.test import Client
 from django.urls import reverse
+from django.utils import timezone
 
-from events.models import TicketType
+from events.models import Event, TicketType
 from ticketing import services
-from ticketing.models import Ticket, TicketRequest
+from ticketing.models import AuditEntry, CheckInList, Ticket, TicketRequest
 from ticketing.templatetags.tix import qr_svg
 
 pytestmark = pytest.mark.django_db
@@ -236,8 +238,14 @@ def test_order_confirmation_email_links_to_the_tickets(settings, buyer, fulfille
 # Door check-in
 
 
-def check_in(client, code, **extra):
-    return client.post(reverse("ticketing:door"), {"code": code}, **extra)
+def door_url(event=None):
+    """The scanning page of an event's default list (the first event's unless given)."""
+    event = event or Event.objects.order_by("pk").first()
+    return reverse("ticketing:door_list", args=[services.default_list(event).pk])
+
+
+def check_in(client, code, *, event=None, **extra):
+    return client.post(door_url(event), {"code": code}, **extra)
 
 
 def test_door_page_sends_a_visitor_to_log_in(client):
@@ -252,10 +260,22 @@ def test_door_page_is_403_for_a_buyer(buyer, ticket):
     assert ticket.checked_in_at is None
 
 
-def test_door_page_for_door_staff_has_a_labelled_code_field(door_staff):
+def test_door_starts_by_choosing_the_event_todays_first(door_staff, make_event):
+    later = make_event(name="Next week")
+    today = make_event(name="Tonight's gig")
+    Event.objects.filter(pk=today.pk).update(starts_at=timezone.now() + timedelta(hours=2))
     body = logged_in(door_staff).get(reverse("ticketing:door")).content.decode()
+    assert body.index("Tonight&#x27;s gig") < body.index("Next week")
+    assert door_url(today) in body and door_url(later) in body
+
+
+def test_door_page_names_the_event_and_counts_who_is_in(door_staff, ticket):
+    body = logged_in(door_staff).get(door_url()).content.decode()
     assert '<label for="id_code">Ticket code or link</label>' in body
     assert "vendor/jsqr/jsQR.js" in body
+    assert ticket.ticket_type.event.name in body and "Main entrance" in body
+    valid = Ticket.objects.count()
+    assert f"<strong data-inside>0</strong> in of <span data-valid>{valid}</span> tickets" in body
 
 
 def test_door_admits_a_ticket_once(door_staff, ticket):
@@ -263,12 +283,22 @@ def test_door_admits_a_ticket_once(door_staff, ticket):
     first = check_in(client, ticket.qr_token, **HTMX).content.decode()
     second = check_in(client, ticket.qr_token, **HTMX).content.decode()
     ticket.refresh_from_db()
-    assert "Admitted" in first and "Regular" in first and "admitted" in first
+    assert "Admitted" in first and "admitted" in first
+    # The count follows the scan (swapped out of band).
+    assert 'hx-swap-oob="true"' in first and "<strong data-inside>1</strong>" in first
     assert f"Already checked in at {ticket.checked_in_at:%H:%M}" in second and "refused" in second
     assert ticket.checked_in_by == door_staff
 
 
-def test_door_says_unknown_ticket(door_staff):
+def test_door_refuses_a_ticket_of_another_event_without_using_it(door_staff, ticket, make_event):
+    tonight = make_event(name="Tonight")
+    body = check_in(logged_in(door_staff), ticket.qr_token, event=tonight, **HTMX).content.decode()
+    ticket.refresh_from_db()
+    assert "Wrong event" in body and "refused" in body and "It was not used." in body
+    assert ticket.status == "valid" and ticket.checked_in_at is None
+
+
+def test_door_says_unknown_ticket(door_staff, event):
     body = check_in(logged_in(door_staff), "not-a-real-token", **HTMX).content.decode()
     assert "Unknown ticket" in body
 
@@ -280,7 +310,7 @@ def test_door_accepts_the_ticket_page_link(door_staff, ticket):
     assert ticket.checked_in_at is not None
 
 
-def test_door_refuses_a_link_that_is_not_a_ticket(door_staff):
+def test_door_refuses_a_link_that_is_not_a_ticket(door_staff, event):
     body = check_in(logged_in(door_staff), "https://tix.example.test/events/1/", **HTMX).content.decode()
     assert "That link is not an EventTix ticket." in body
     assert not Ticket.objects.filter(checked_in_at__isnull=False).exists()
@@ -292,6 +322,37 @@ def test_door_needs_the_csrf_token(door_staff, ticket):
     assert check_in(client, ticket.qr_token).status_code == 403
     ticket.refresh_from_db()
     assert ticket.checked_in_at is None
+
+
+def test_a_door_supervisor_finds_a_guest_by_name_checks_them_in_and_undoes_it(make_user, door_staff, ticket):
+    from ticketing.setup import ensure_door_supervisors_group
+
+    lead = make_user(email="lead@example.test", name="Door Lead")
+    lead.groups.add(ensure_door_supervisors_group())
+    check_in_list = services.default_list(ticket.ticket_type.event)
+    search = reverse("ticketing:door_search", args=[check_in_list.pk])
+    assert logged_in(door_staff).get(search, {"q": "alice"}).status_code == 403
+    client = logged_in(lead)
+    assert "Find a guest by name" in client.get(door_url()).content.decode()
+    found = client.get(search, {"q": "alice"}, **HTMX).content.decode()
+    admit = reverse("ticketing:door_admit", args=[check_in_list.pk, ticket.pk])
+    assert "Alice" in found and admit in found
+    assert "Admitted" in client.post(admit, **HTMX).content.decode()
+    undo = reverse("ticketing:door_undo", args=[check_in_list.pk, ticket.pk])
+    assert "Check-in undone" in client.post(undo, **HTMX).content.decode()
+    ticket.refresh_from_db()
+    assert ticket.status == "valid"
+    assert AuditEntry.objects.filter(kind="check_in_undone", user_id=lead.pk).count() == 1
+
+
+def test_a_re_entry_list_lets_a_guest_out_and_in_again(door_staff, ticket):
+    gate = CheckInList.objects.create(event=ticket.ticket_type.event, name="Gate", allow_reentry=True)
+    client = logged_in(door_staff)
+    url = reverse("ticketing:door_list", args=[gate.pk])
+    assert "Admitted" in client.post(url, {"code": ticket.qr_token}, **HTMX).content.decode()
+    out = client.post(url, {"code": ticket.qr_token, "mode": "exit"}, **HTMX).content.decode()
+    assert "Let out" in out
+    assert "Admitted" in client.post(url, {"code": ticket.qr_token}, **HTMX).content.decode()
 
 
 # Staff dashboard

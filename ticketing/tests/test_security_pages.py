@@ -34,6 +34,7 @@ def world(buyer, door_staff, admin_user, event, vip, regular):
         "regular": regular,
         "queued": queued,
         "ticket": ticket,
+        "door_list": services.default_list(event).pk,
         "reset": f"/accounts/password-reset/{uid}/{default_token_generator.make_token(buyer)}/",
     }
 
@@ -69,11 +70,23 @@ def form_table(world):
             {"ticket_type": w["regular"].pk, "quantity": 1},
         ),
         ("buyer", f"/requests/{w['queued'].pk}/", f"/requests/{w['queued'].pk}/cancel/", {}),
-        ("door_staff", "/door/", "/door/", {"code": w["ticket"].qr_token}),
+        (
+            "door_staff",
+            f"/door/{w['door_list']}/",
+            f"/door/{w['door_list']}/",
+            {"code": w["ticket"].qr_token},
+        ),
     ]
 
 
-PAGES_WITH_FORMS_TO_CRAWL = ["/events/", "/events/{event}/", "/requests/{queued}/", "/tickets/", "/door/"]
+PAGES_WITH_FORMS_TO_CRAWL = [
+    "/events/",
+    "/events/{event}/",
+    "/requests/{queued}/",
+    "/tickets/",
+    "/door/",
+    "/door/{door_list}/",
+]
 
 
 def client_for(world, who, **kwargs) -> Client:
@@ -91,7 +104,8 @@ def reset_page(client, world) -> str:
 def test_every_post_form_on_the_site_carries_a_csrf_token_and_is_in_the_table(world):
     table = form_table(world)
     known = {action for _, _, action, _ in table}
-    pages = [p.format(event=world["event"].pk, queued=world["queued"].pk) for p in PAGES_WITH_FORMS_TO_CRAWL]
+    ids = {"event": world["event"].pk, "queued": world["queued"].pk, "door_list": world["door_list"]}
+    pages = [p.format(**ids) for p in PAGES_WITH_FORMS_TO_CRAWL]
     found = set()
     for who, page, _, _ in table:
         client = client_for(world, who)

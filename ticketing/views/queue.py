@@ -4,6 +4,7 @@ from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.http import Http404
 from django.shortcuts import redirect, render
+from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_POST
 
 from ticketing import selectors, services
@@ -17,6 +18,7 @@ def _own_request(request, pk):
     return ticket_request
 
 
+@never_cache
 @login_required
 def request_detail(request, pk):
     if request.htmx:
@@ -39,6 +41,7 @@ def request_detail(request, pk):
     return render(request, template, context)
 
 
+@never_cache
 @require_POST
 @login_required
 def request_cancel(request, pk):

@@ -5,6 +5,7 @@ from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied
 from django.http import Http404
 from django.shortcuts import redirect, render
+from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_POST
 
 from ticketing import selectors, services
@@ -13,6 +14,7 @@ from ticketing.models import TicketRequest
 from ticketing.views.base import attempt
 
 
+@never_cache
 @login_required
 def my_tickets(request):
     orders = selectors.user_orders(user=request.user)
@@ -41,11 +43,13 @@ def _order_page(request, order, *, cancel_form=None, refund_form=None, status=20
     return render(request, "ticketing/order.html", context, status=status)
 
 
+@never_cache
 @login_required
 def order_detail(request, pk):
     return _order_page(request, _order_or_404(request, pk))
 
 
+@never_cache
 @require_POST
 @login_required
 def order_cancel(request, pk):
@@ -69,6 +73,7 @@ def order_cancel(request, pk):
     return _order_page(request, order, cancel_form=form, status=400)
 
 
+@never_cache
 @require_POST
 @login_required
 def order_refund(request, pk):
@@ -91,6 +96,7 @@ def order_refund(request, pk):
     return _order_page(request, order, refund_form=form, status=400)
 
 
+@never_cache
 @login_required
 def ticket_detail(request, qr_token):
     ticket = selectors.ticket_by_token(qr_token=qr_token)

@@ -18,7 +18,14 @@ from django.db import connection, transaction
 from django.db.models import F
 
 from events.models import Event, TicketType
-from ticketing.models import AuditEntry, Order, OutboxEmail, Ticket, TicketRequest, new_qr_token
+from ticketing.models import (
+    AuditEntry,
+    Order,
+    OutboxEmail,
+    Ticket,
+    TicketRequest,
+    new_qr_token,
+)
 from ticketing.services import fastpath, fastqueue, places, wakeups
 
 Status = TicketRequest.Status
@@ -270,21 +277,6 @@ def record_refund(*, order: Order, amount: Decimal, reason: str, actor_id: int |
     _audit(Kind.REFUNDED, **_order_refs(order), actor_id=actor_id, amount=amount, reason=reason)
 
 
-def check_in(*, ticket_id: int, staff_id: int, now) -> bool:
-    """Admit a valid ticket; False if it was not valid (a conditional UPDATE: one of many scans wins)."""
-    admitted = Ticket.objects.filter(pk=ticket_id, status=Ticket.Status.VALID).update(
-        status=Ticket.Status.CHECKED_IN, checked_in_at=now, checked_in_by_id=staff_id
-    )
-    if not admitted:
-        return False
-    ticket = Ticket.objects.select_related("order").get(pk=ticket_id)
-    order = ticket.order
-    fastpath.bump_type_counters({(ticket.ticket_type_id, order.event_id): {"checked_in": 1}})
-    # The entry's user is the door staff member who admitted the ticket, as the CSV has always had it.
-    _audit(Kind.CHECKED_IN, **{**_order_refs(order), "user_id": staff_id}, ticket_id=ticket_id, quantity=1)
-    return True
-
-
 # Ticket types and events
 
 
@@ -342,3 +334,7 @@ def _owe_emails(emails: list[tuple], *, now) -> None:
         [(*e, "", 0, created) for e in emails],
     )
     transaction.on_commit(wakeups.request_emails, robust=True)
+
+
+# The door's moves (entries, exits, undoing an entry) are in door.py.
+from ticketing.services.ledger.door import admit, let_out, undo_entry  # noqa: E402, F401
