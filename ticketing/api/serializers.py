@@ -282,6 +282,36 @@ class CheckInListRequired(serializers.Serializer):
     )
 
 
+class OfflineScanIn(serializers.Serializer):
+    nonce = serializers.RegexField(
+        r"^[A-Za-z0-9_-]{8,64}$",
+        help_text="The device's id for this scan (8-64 of A-Z a-z 0-9 _ -): a retry is recorded once.",
+    )
+    code = serializers.CharField(max_length=200, help_text="The ticket's code as scanned.")
+    scanned_at = serializers.DateTimeField(help_text="When the device admitted it (the device's clock).")
+
+
+class OfflineUploadIn(serializers.Serializer):
+    device = serializers.CharField(
+        max_length=100, allow_blank=True, default="", help_text="A name for the phone."
+    )
+    scans = OfflineScanIn(many=True, allow_empty=False, max_length=500)
+
+
+class OfflineVerdictOut(serializers.Serializer):
+    nonce = serializers.CharField()
+    verdict = serializers.CharField(
+        help_text="`admitted`, `admitted_twice` (another scan admitted it first: `detail` says when and"
+        " where), or the refusal's code (`ticket_cancelled`, `wrong_event`, `not_on_list`, `not_found`)."
+    )
+    detail = serializers.CharField()
+    ticket_id = serializers.IntegerField(allow_null=True)
+
+
+class OfflineUploadOut(serializers.Serializer):
+    results = OfflineVerdictOut(many=True)
+
+
 class DoorCountOut(serializers.Serializer):
     ticket_type = serializers.CharField()
     inside = serializers.IntegerField(

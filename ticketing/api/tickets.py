@@ -8,6 +8,7 @@ from rest_framework.permissions import IsAuthenticated
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from eventtix.api.parsers import JSONParser
 from eventtix.api.schema import AlreadyCheckedInOut, ErrorOut, error_responses
 from eventtix.api.throttles import TicketVerifyRateThrottle
 from ticketing import errors, selectors, services
@@ -17,6 +18,8 @@ from ticketing.api.serializers import (
     CheckInListQuery,
     CheckInListRequired,
     CheckInOut,
+    OfflineUploadIn,
+    OfflineUploadOut,
     TicketUnknownOut,
     TicketVerifyOut,
     TicketVerifyStaffOut,
@@ -166,3 +169,31 @@ class CheckInListsView(APIView):
         for check_in_list in lists:
             check_in_list.counts = selectors.door_counts(check_in_list=check_in_list)
         return Response(CheckInListOut(lists, many=True).data)
+
+
+class OfflineScansView(APIView):
+    """Uploads the entries a door phone admitted while offline; answers each scan's verdict."""
+
+    permission_classes = [IsAuthenticated, CanCheckIn]
+    parser_classes = [JSONParser]
+
+    @extend_schema(
+        tags=[TAG],
+        operation_id="check_in_lists_offline_scans",
+        summary="Upload scans made offline",
+        description="Each scan is recorded once, by its `nonce`: an upload retried after a lost answer"
+        " records nothing twice and answers the same verdicts. A ticket another scan admitted first"
+        " is recorded as `admitted_twice`.",
+        request=OfflineUploadIn,
+        responses={200: OfflineUploadOut, **error_responses(400, 401, 403, 404)},
+    )
+    def post(self, request, pk: int):
+        upload = OfflineUploadIn(data=request.data)
+        upload.is_valid(raise_exception=True)
+        verdicts = services.record_offline_scans(
+            check_in_list_id=pk,
+            staff_user=request.user,
+            device=upload.validated_data["device"],
+            scans=upload.validated_data["scans"],
+        )
+        return Response(OfflineUploadOut({"results": verdicts}).data)

@@ -289,6 +289,7 @@ class AuditEntry(models.Model):
         # Tickets, orders and events.
         CHECKED_IN = "checked_in", "Checked in"
         CHECK_IN_UNDONE = "check_in_undone", "Check-in undone"
+        ADMITTED_TWICE = "admitted_twice", "Admitted twice (offline)"
         EXITED = "exited", "Let out (re-entry allowed)"
         TICKET_CANCELLED = "ticket_cancelled", "Ticket cancelled"
         ORDER_PARTLY_CANCELLED = "order_partly_cancelled", "Order partly cancelled"

@@ -61,6 +61,11 @@ class CheckIn(models.Model):
     nonce = models.CharField(max_length=64, null=True, blank=True, unique=True)
     device = models.CharField(max_length=100, blank=True)
     offline = models.BooleanField(default=False)
+    # An offline entry uploaded after another device had already admitted the ticket on this
+    # list: recorded (the guest is in), never active, and pointing at the entry that came first.
+    duplicate_of = models.ForeignKey(
+        "self", on_delete=models.PROTECT, null=True, blank=True, related_name="duplicates"
+    )
     undone_at = models.DateTimeField(null=True, blank=True)
     undone_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"

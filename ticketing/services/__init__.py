@@ -14,6 +14,7 @@ from ticketing.services.checkin import (
     let_out,
     may_use_list,
     open_default_lists,
+    record_offline_scans,
     undo_check_in,
 )
 from ticketing.services.csvlog import flush_transactions_csv
@@ -50,6 +51,7 @@ __all__ = [
     "let_out",
     "may_use_list",
     "open_default_lists",
+    "record_offline_scans",
     "undo_check_in",
     "drain_due_queues",
     "drain_event_queue",

@@ -5,6 +5,7 @@ turns: of many simultaneous scans on one list exactly one admits it, and the uni
 active entries (models/door.py) backs that up. A refused scan writes nothing.
 """
 
+from dataclasses import dataclass
 from datetime import timedelta
 
 from django.db import IntegrityError, transaction
@@ -116,13 +117,7 @@ def _admit(locator: Q, *, staff_user, check_in_list_id, now) -> Ticket:
         else:
             check_in_list = _usable_list(staff_user, check_in_list_id)
             ticket = _locked_ticket(locator, check_in_list)
-        if ticket.status == Ticket.Status.CANCELLED:
-            raise errors.TicketCancelled()
-        types = set(check_in_list.ticket_types.values_list("pk", flat=True))
-        if types and ticket.ticket_type_id not in types:
-            raise errors.NotOnList(
-                f"{ticket.ticket_type.name} tickets are not admitted on {check_in_list.name}."
-            )
+        _admissible(ticket, check_in_list)
         entry = _active_entry(ticket, check_in_list)
         if entry is not None:
             raise errors.AlreadyCheckedIn(ticket, entry)
@@ -130,6 +125,15 @@ def _admit(locator: Q, *, staff_user, check_in_list_id, now) -> Ticket:
             ticket=ticket, check_in_list=check_in_list, staff_id=staff_user.pk, scanned_at=now
         )
     return ticket
+
+
+def _admissible(ticket: Ticket, check_in_list: CheckInList) -> None:
+    """Raise unless the list may admit the ticket at all (whether it is in already aside)."""
+    if ticket.status == Ticket.Status.CANCELLED:
+        raise errors.TicketCancelled()
+    types = set(check_in_list.ticket_types.values_list("pk", flat=True))
+    if types and ticket.ticket_type_id not in types:
+        raise errors.NotOnList(f"{ticket.ticket_type.name} tickets are not admitted on {check_in_list.name}.")
 
 
 def _usable_list(staff_user, check_in_list_id) -> CheckInList:
@@ -167,3 +171,93 @@ def _active_entry(ticket: Ticket, check_in_list: CheckInList) -> CheckIn | None:
         .filter(check_in_list=check_in_list, ticket=ticket, active=True)
         .first()
     )
+
+
+# Offline: scans a phone made without a network, uploaded when it is back.
+
+MAX_OFFLINE_SCANS = 500
+
+
+@dataclass
+class OfflineVerdict:
+    """The server's verdict on one uploaded scan: `verdict` is "admitted", "admitted_twice" (another
+    scan had admitted the ticket on this list first: `first` says when, by whom, on which device),
+    or the code of the refusal the door would have given online (the guest is in all the same)."""
+
+    nonce: str
+    verdict: str
+    detail: str
+    ticket_id: int | None = None
+    first: CheckIn | None = None
+
+
+def record_offline_scans(
+    *, check_in_list_id: int, staff_user, device: str, scans: list[dict], now=None
+) -> list:
+    """Record the entries a device admitted offline ({nonce, code, scanned_at} each), in order.
+
+    Each scan is its own transaction, judged as an online scan would be when it is recorded. A
+    nonce already recorded records nothing and answers its verdict again, so an upload retried
+    after a lost answer never counts twice. A scan's time is the device's, never later than now.
+    """
+    now = now or timezone.now()
+    if not can_check_in(staff_user):
+        raise errors.NotAllowed("Only door staff can check tickets in.")
+    check_in_list = _usable_list(staff_user, check_in_list_id)
+    return [_record_offline(check_in_list, staff_user, device, scan, now) for scan in scans]
+
+
+def _record_offline(check_in_list, staff_user, device, scan, now) -> OfflineVerdict:
+    nonce = scan["nonce"]
+    known = _recorded(nonce)
+    if known is not None:
+        return known
+    scanned_at = min(scan["scanned_at"], now)
+    try:
+        with transaction.atomic(durable=True):
+            ticket = _locked_ticket(Q(qr_token=scan["code"]), check_in_list)
+            _admissible(ticket, check_in_list)
+            first = _active_entry(ticket, check_in_list)
+            if first is not None:
+                ledger.record_duplicate(
+                    ticket=ticket,
+                    first=first,
+                    staff_id=staff_user.pk,
+                    scanned_at=scanned_at,
+                    nonce=nonce,
+                    device=device,
+                )
+            else:
+                ledger.admit(
+                    ticket=ticket,
+                    check_in_list=check_in_list,
+                    staff_id=staff_user.pk,
+                    scanned_at=scanned_at,
+                    nonce=nonce,
+                    device=device,
+                    offline=True,
+                )
+    except errors.TicketingError as exc:
+        return OfflineVerdict(nonce, exc.code, exc.message)
+    except IntegrityError:
+        # The same nonce, uploaded at the same moment by a retry that won: its verdict stands.
+        return _recorded(nonce)
+    return _recorded(nonce)
+
+
+def _recorded(nonce: str) -> OfflineVerdict | None:
+    scan = (
+        CheckIn.objects.select_related("duplicate_of__by", "duplicate_of__check_in_list")
+        .filter(nonce=nonce)
+        .first()
+    )
+    if scan is None:
+        return None
+    first = scan.duplicate_of
+    if first is None:
+        return OfflineVerdict(nonce, "admitted", "Admitted.", scan.ticket_id)
+    when = timezone.localtime(first.scanned_at)
+    who = f" by {first.by.name}" if first.by else ""
+    where = f" ({first.device})" if first.device else ""
+    detail = f"Admitted twice: first at {when:%H:%M:%S}{who}{where} on {first.check_in_list.name}."
+    return OfflineVerdict(nonce, "admitted_twice", detail, scan.ticket_id, first)

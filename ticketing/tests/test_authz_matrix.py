@@ -52,6 +52,7 @@ API = [
     # The default list allows no re-entry, so there is no exit to record.
     ("POST",   "/api/tickets/checkout/{ticket}",         401,     403, 403, 400, 400),
     ("GET",    "/api/check-in-lists",                    401,     403, 403, 200, 200),
+    ("POST",   "/api/check-in-lists/{door_list}/scans",  401,     403, 403, 200, 200),
     ("GET",    "/api/schema/",                           200,     200, 200, 200, 200),
     ("GET",    "/docs",                                  200,     200, 200, 200, 200),
 ]
@@ -128,6 +129,11 @@ def world(buyer, other_buyer, door_staff, admin_user, event, vip, regular):
             "/door/{door_list}/": {"code": ticket.qr_token},
             "/api/tickets/checkin/{ticket}/undo": {"check_in_list": services.default_list(event).pk},
             "/api/tickets/checkout/{ticket}": {"check_in_list": services.default_list(event).pk},
+            "/api/check-in-lists/{door_list}/scans": {
+                "scans": [
+                    {"nonce": "matrix-nonce", "code": ticket.qr_token, "scanned_at": "2026-11-27T19:00:00Z"}
+                ]
+            },
             "/orders/{order}/cancel/": {"tickets": [ticket.pk], "reason": "matrix"},
             "/orders/{order}/refund/": {"amount": "10.00", "reason": "matrix"},
             "/accounts/login/": {"username": buyer.email, "password": PASSWORD},

@@ -337,4 +337,4 @@ def _owe_emails(emails: list[tuple], *, now) -> None:
 
 
 # The door's moves (entries, exits, undoing an entry) are in door.py.
-from ticketing.services.ledger.door import admit, let_out, undo_entry  # noqa: E402, F401
+from ticketing.services.ledger.door import admit, let_out, record_duplicate, undo_entry  # noqa: E402, F401

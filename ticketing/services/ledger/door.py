@@ -1,4 +1,5 @@
-"""The ledger's moves at the door: an entry on a check-in list, an exit, an undone entry.
+"""The ledger's moves at the door: an entry on a check-in list, an exit, an undone entry, and an
+offline entry of a ticket already admitted.
 
 As everywhere in the ledger (see __init__.py): called inside transaction.atomic, with the ticket's
 row locked by the caller; each move writes its audit entry.
@@ -81,3 +82,26 @@ def _door_audit(kind: str, *, ticket: Ticket, staff_id: int, reason: str) -> Non
     # The entry's user is the door staff member, as the CSV has always had it for check-ins.
     refs = {**_order_refs(ticket.order), "user_id": staff_id}
     _audit(kind, **refs, ticket_id=ticket.pk, quantity=1, reason=reason[:200])
+
+
+def record_duplicate(
+    *, ticket: Ticket, first: CheckIn, staff_id: int, scanned_at, nonce: str, device: str
+) -> CheckIn:
+    """Record an offline entry of a ticket (locked by the caller) that another scan had already
+    admitted on the list: the guest is in twice; the entry stays inactive and names the first."""
+    duplicate = CheckIn.objects.create(
+        check_in_list_id=first.check_in_list_id,
+        ticket=ticket,
+        kind=CheckIn.Kind.ENTRY,
+        active=False,
+        scanned_at=scanned_at,
+        by_id=staff_id,
+        nonce=nonce,
+        device=device,
+        offline=True,
+        duplicate_of=first,
+    )
+    first_at = f"{first.scanned_at:%Y-%m-%d %H:%M:%S}"
+    reason = f"{first.check_in_list.name} (offline, {device}); first admitted at {first_at}"
+    _door_audit(Kind.ADMITTED_TWICE, ticket=ticket, staff_id=staff_id, reason=reason)
+    return duplicate
