@@ -1,5 +1,6 @@
 """Reads: availability, queue positions, a buyer's requests, orders and tickets, the door's counts."""
 
+import hashlib
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -297,3 +298,53 @@ def door_search(*, check_in_list, query: str, limit: int = 20) -> list[Ticket]:
         .order_by("order__user__name", "pk")[:limit]
     )
     return list(tickets)
+
+
+# Tickets a door phone may hold to check in without a network; README states the limit.
+OFFLINE_LIST_LIMIT = 25_000
+
+
+def code_hash(code: str) -> str:
+    """What a door phone holds of a ticket's random code: enough to recognise it, useless to
+    forge one (the first 16 bytes of its SHA-256, hex)."""
+    return hashlib.sha256(code.encode()).hexdigest()[:32]
+
+
+def door_offline_data(*, check_in_list, now=None) -> dict:
+    """Everything a door phone needs to check tickets in on this list without a network: the
+    list, and (up to OFFLINE_LIST_LIMIT) every ticket of the types it admits, valid or not, with
+    its holder, whether it is inside on this list, and its code's hash."""
+    now = now or timezone.now()
+    types = list(check_in_list.ticket_types.values_list("pk", flat=True)) or list(
+        TicketType.objects.filter(event_id=check_in_list.event_id).values_list("pk", flat=True)
+    )
+    tickets = Ticket.objects.filter(ticket_type_id__in=types)
+    total = tickets.count()
+    rows = []
+    if total <= OFFLINE_LIST_LIMIT:
+        inside = set(
+            CheckIn.objects.filter(check_in_list=check_in_list, active=True).values_list(
+                "ticket_id", flat=True
+            )
+        )
+        for pk, type_id, token, status, holder in tickets.order_by("pk").values_list(
+            "pk", "ticket_type_id", "qr_token", "status", "order__user__name"
+        ):
+            rows.append(
+                {
+                    "id": pk,
+                    "ticket_type_id": type_id,
+                    "code_hash": code_hash(token),
+                    "status": status,
+                    "holder_name": holder,
+                    "inside": pk in inside,
+                }
+            )
+    return {
+        "check_in_list": check_in_list,
+        "generated_at": now,
+        "ticket_types": types,
+        "complete": total <= OFFLINE_LIST_LIMIT,
+        "ticket_count": total,
+        "tickets": rows,
+    }

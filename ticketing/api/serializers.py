@@ -312,6 +312,31 @@ class OfflineUploadOut(serializers.Serializer):
     results = OfflineVerdictOut(many=True)
 
 
+class OfflineTicketOut(serializers.Serializer):
+    id = serializers.IntegerField()
+    ticket_type_id = serializers.IntegerField()
+    code_hash = serializers.CharField(help_text="The first 16 bytes of the SHA-256 of its code, in hex.")
+    status = serializers.ChoiceField(choices=Ticket.Status.choices)
+    holder_name = serializers.CharField()
+    inside = serializers.BooleanField(help_text="It has an active entry on this list.")
+
+
+class OfflineListOut(serializers.Serializer):
+    id = serializers.IntegerField()
+    name = serializers.CharField()
+    event = EventRefOut()
+    allow_reentry = serializers.BooleanField()
+
+
+class OfflineDataOut(serializers.Serializer):
+    check_in_list = OfflineListOut()
+    generated_at = serializers.DateTimeField()
+    ticket_types = serializers.ListField(child=serializers.IntegerField(), help_text="The types it admits.")
+    complete = serializers.BooleanField(help_text="False past the size limit: `tickets` is then empty.")
+    ticket_count = serializers.IntegerField()
+    tickets = OfflineTicketOut(many=True)
+
+
 class DoorCountOut(serializers.Serializer):
     ticket_type = serializers.CharField()
     inside = serializers.IntegerField(

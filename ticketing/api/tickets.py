@@ -18,6 +18,7 @@ from ticketing.api.serializers import (
     CheckInListQuery,
     CheckInListRequired,
     CheckInOut,
+    OfflineDataOut,
     OfflineUploadIn,
     OfflineUploadOut,
     TicketUnknownOut,
@@ -197,3 +198,23 @@ class OfflineScansView(APIView):
             scans=upload.validated_data["scans"],
         )
         return Response(OfflineUploadOut({"results": verdicts}).data)
+
+
+class OfflineDataView(APIView):
+    """What a door phone downloads to check tickets in on a list without a network."""
+
+    permission_classes = [IsAuthenticated, CanCheckIn]
+
+    @extend_schema(
+        tags=[TAG],
+        operation_id="check_in_lists_offline_data",
+        summary="Download a list for the offline door",
+        description="Every ticket of the types the list admits (up to 25,000; past that `complete` is"
+        " false and `tickets` empty), with its status, its holder's name, whether it is inside on this"
+        " list, and a hash of its code: a phone recognises a scanned code by its hash.",
+        responses={200: OfflineDataOut, **error_responses(401, 403, 404)},
+    )
+    def get(self, request, pk: int):
+        check_in_list = services.usable_list(staff_user=request.user, check_in_list_id=pk)
+        data = selectors.door_offline_data(check_in_list=check_in_list)
+        return Response(OfflineDataOut(data).data, headers={"Cache-Control": "no-store"})

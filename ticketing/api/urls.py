@@ -27,4 +27,5 @@ urlpatterns = [
     path("tickets/checkout/<str:qr_token>", tickets.TicketCheckOutView.as_view(), name="api-ticket-checkout"),
     path("check-in-lists", tickets.CheckInListsView.as_view(), name="api-check-in-lists"),
     path("check-in-lists/<int:pk>/scans", tickets.OfflineScansView.as_view(), name="api-offline-scans"),
+    path("check-in-lists/<int:pk>/offline", tickets.OfflineDataView.as_view(), name="api-offline-data"),
 ]

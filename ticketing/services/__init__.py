@@ -16,6 +16,7 @@ from ticketing.services.checkin import (
     open_default_lists,
     record_offline_scans,
     undo_check_in,
+    usable_list,
 )
 from ticketing.services.csvlog import flush_transactions_csv
 from ticketing.services.notifications import send_outbox, send_owed_emails
@@ -53,6 +54,7 @@ __all__ = [
     "open_default_lists",
     "record_offline_scans",
     "undo_check_in",
+    "usable_list",
     "drain_due_queues",
     "drain_event_queue",
     "events_with_work",

@@ -136,6 +136,13 @@ def _admissible(ticket: Ticket, check_in_list: CheckInList) -> None:
         raise errors.NotOnList(f"{ticket.ticket_type.name} tickets are not admitted on {check_in_list.name}.")
 
 
+def usable_list(*, staff_user, check_in_list_id: int) -> CheckInList:
+    """The list, if this member of door staff may use it (NotFound, NotAllowed)."""
+    if not can_check_in(staff_user):
+        raise errors.NotAllowed("Only door staff can check tickets in.")
+    return _usable_list(staff_user, check_in_list_id)
+
+
 def _usable_list(staff_user, check_in_list_id) -> CheckInList:
     check_in_list = CheckInList.objects.select_related("event").filter(pk=check_in_list_id).first()
     if check_in_list is None:

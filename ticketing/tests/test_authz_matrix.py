@@ -53,6 +53,7 @@ API = [
     ("POST",   "/api/tickets/checkout/{ticket}",         401,     403, 403, 400, 400),
     ("GET",    "/api/check-in-lists",                    401,     403, 403, 200, 200),
     ("POST",   "/api/check-in-lists/{door_list}/scans",  401,     403, 403, 200, 200),
+    ("GET",    "/api/check-in-lists/{door_list}/offline", 401,    403, 403, 200, 200),
     ("GET",    "/api/schema/",                           200,     200, 200, 200, 200),
     ("GET",    "/docs",                                  200,     200, 200, 200, 200),
 ]

@@ -9,7 +9,7 @@ from rest_framework.test import APIClient
 
 from conftest import as_user, requires_postgres
 from ticketing import services
-from ticketing.models import AuditEntry, CheckIn, Ticket, TicketTypeCounter
+from ticketing.models import AuditEntry, CheckIn, CheckInList, Ticket, TicketTypeCounter
 from ticketing.tests.processes import in_parallel
 
 pytestmark = pytest.mark.django_db
@@ -176,3 +176,47 @@ def test_an_offline_upload_racing_an_online_scan_of_one_ticket_records_one_admis
     assert len(admitted) == 1
     assert CheckIn.objects.filter(active=True).count() == 1
     assert AuditEntry.objects.filter(kind="checked_in").count() == 1
+
+
+def test_the_offline_data_holds_every_ticket_of_the_list_with_its_code_hash(
+    api, buyer, other_buyer, door_staff, admin_user, vip, regular
+):
+    from ticketing.selectors import code_hash
+
+    vips = buy(buyer, vip, 2)
+    [reg] = buy(other_buyer, regular)
+    services.cancel_order(user=admin_user, order_id=vips[1].order_id, ticket_ids=[vips[1].pk], reason="fraud")
+    gate = CheckInList.objects.create(event=vip.event, name="VIP gate")
+    gate.ticket_types.add(vip)
+    services.check_in_ticket(qr_token=vips[0].qr_token, staff_user=door_staff, check_in_list_id=gate.pk)
+    response = as_user(api, door_staff).get(f"/api/check-in-lists/{gate.pk}/offline")
+    assert response.status_code == 200 and "no-store" in response["Cache-Control"]
+    body = response.json()
+    assert (body["check_in_list"]["name"], body["ticket_types"], body["complete"], body["ticket_count"]) == (
+        "VIP gate",
+        [vip.pk],
+        True,
+        2,
+    )
+    rows = {row["id"]: row for row in body["tickets"]}
+    assert rows[vips[0].pk] == {
+        "id": vips[0].pk,
+        "ticket_type_id": vip.pk,
+        "code_hash": code_hash(vips[0].qr_token),
+        "status": "checked_in",
+        "holder_name": "Alice",
+        "inside": True,
+    }
+    assert rows[vips[1].pk]["status"] == "cancelled" and reg.pk not in rows
+    # The codes themselves never leave the server.
+    assert vips[0].qr_token not in response.content.decode()
+    assert as_user(APIClient(), buyer).get(f"/api/check-in-lists/{gate.pk}/offline").status_code == 403
+
+
+def test_past_the_limit_the_offline_data_says_it_is_incomplete(door_staff, buyer, vip, monkeypatch):
+    from ticketing import selectors
+
+    buy(buyer, vip, 2)
+    monkeypatch.setattr(selectors, "OFFLINE_LIST_LIMIT", 1)
+    data = selectors.door_offline_data(check_in_list=services.default_list(vip.event))
+    assert (data["complete"], data["ticket_count"], data["tickets"]) == (False, 2, [])
