@@ -315,10 +315,10 @@ def door_offline_data(*, check_in_list, now=None) -> dict:
     list, and (up to OFFLINE_LIST_LIMIT) every ticket of the types it admits, valid or not, with
     its holder, whether it is inside on this list, and its code's hash."""
     now = now or timezone.now()
-    types = list(check_in_list.ticket_types.values_list("pk", flat=True)) or list(
-        TicketType.objects.filter(event_id=check_in_list.event_id).values_list("pk", flat=True)
+    types = list(check_in_list.ticket_types.order_by("pk").values("id", "name")) or list(
+        TicketType.objects.filter(event_id=check_in_list.event_id).order_by("pk").values("id", "name")
     )
-    tickets = Ticket.objects.filter(ticket_type_id__in=types)
+    tickets = Ticket.objects.filter(ticket_type_id__in=[t["id"] for t in types])
     total = tickets.count()
     rows = []
     if total <= OFFLINE_LIST_LIMIT:

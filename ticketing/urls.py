@@ -13,6 +13,7 @@ urlpatterns = [
     path("orders/<int:pk>/cancel/", tickets.order_cancel, name="order_cancel"),
     path("orders/<int:pk>/refund/", tickets.order_refund, name="order_refund"),
     path("door/", door.door, name="door"),
+    path("door/sw.js", door.door_service_worker, name="door_sw"),
     path("door/<int:list_id>/", door.door_list, name="door_list"),
     path("door/<int:list_id>/counts/", door.door_counts, name="door_counts"),
     path("door/<int:list_id>/search/", door.door_search, name="door_search"),

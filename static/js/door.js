@@ -111,9 +111,11 @@
     typed = true;
   });
 
-  document.body.addEventListener("htmx:afterSwap", (event) => {
+  // An answer arrived: from the server (htmx swapped it in) or from the offline door
+  // (door-offline.js, which sends "door:result").
+  const answered = () => {
     const result = document.getElementById("door-result");
-    if (!result || event.detail.target.id !== "door-result") return;
+    if (!result) return;
     input.value = "";
     // After a typed code the field is ready for the next one (a handheld scanner types too);
     // after a camera scan, focusing it would only pop up the phone's keyboard.
@@ -122,7 +124,11 @@
     // The answer fills the screen, then shrinks to a banner so the camera can aim at the next ticket.
     clearTimeout(compactTimer);
     compactTimer = setTimeout(() => result.classList.add("compact"), COMPACT_MS);
+  };
+  document.body.addEventListener("htmx:afterSwap", (event) => {
+    if (event.detail.target.id === "door-result") answered();
   });
+  document.body.addEventListener("door:result", answered);
   document.addEventListener("click", (event) => {
     const result = event.target.closest("[data-door-result].shown");
     if (result) result.classList.add("compact");

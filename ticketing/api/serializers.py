@@ -331,7 +331,7 @@ class OfflineListOut(serializers.Serializer):
 class OfflineDataOut(serializers.Serializer):
     check_in_list = OfflineListOut()
     generated_at = serializers.DateTimeField()
-    ticket_types = serializers.ListField(child=serializers.IntegerField(), help_text="The types it admits.")
+    ticket_types = NamedRefOut(many=True, help_text="The types it admits.")
     complete = serializers.BooleanField(help_text="False past the size limit: `tickets` is then empty.")
     ticket_count = serializers.IntegerField()
     tickets = OfflineTicketOut(many=True)

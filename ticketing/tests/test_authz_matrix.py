@@ -73,6 +73,7 @@ PAGES = [
     ("POST",   "/orders/{order}/cancel/",                LOGIN,   302,   404,   404,   302),
     ("POST",   "/orders/{order}/refund/",                LOGIN,   403,   404,   404,   302),
     ("GET",    "/door/",                                 LOGIN,   403,   403,   200,   200),
+    ("GET",    "/door/sw.js",                            LOGIN,   403,   403,   200,   200),
     ("GET",    "/door/{door_list}/",                     LOGIN,   403,   403,   200,   200),
     ("POST",   "/door/{door_list}/",                     LOGIN,   403,   403,   200,   200),
     ("GET",    "/door/{door_list}/counts/",              LOGIN,   403,   403,   200,   200),

@@ -1,9 +1,12 @@
 """The door, made for a phone: choose the event's check-in list, then scan or type codes; the
 answer fills the screen. Supervisors also find a guest by name and undo a mistaken check-in."""
 
+import hashlib
+
 from django.core.exceptions import PermissionDenied
 from django.http import Http404
 from django.shortcuts import render
+from django.templatetags.static import static
 from django.utils import timezone
 from django.views.decorators.http import require_POST
 
@@ -82,6 +85,29 @@ def door_undo(request, list_id: int, ticket_id: int):
         check_in_list_id=check_in_list.pk,
     )
     return _answer(request, check_in_list, outcome=outcome, form=CheckInForm(), undone=True)
+
+
+# What the offline door needs besides its page; the service worker keeps them.
+OFFLINE_ASSETS = [
+    "css/site.css",
+    "img/favicon.svg",
+    "js/site.js",
+    "js/door.js",
+    "js/door-offline.js",
+    "vendor/jsqr/jsQR.js",
+    "django_htmx/htmx-2.min.js",
+    "django_htmx/django-htmx.js",
+]
+
+
+@allowed_only(services.can_check_in)
+def door_service_worker(request):
+    """The door's service worker, at /door/sw.js so that it may serve the door's pages offline."""
+    assets = [static(path) for path in OFFLINE_ASSETS]
+    context = {"assets": assets, "version": hashlib.sha256("".join(assets).encode()).hexdigest()[:12]}
+    response = render(request, "ticketing/door-sw.js", context, content_type="text/javascript")
+    response["Cache-Control"] = "no-cache"
+    return response
 
 
 def _usable(request, list_id: int) -> CheckInList:
