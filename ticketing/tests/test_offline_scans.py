@@ -194,7 +194,7 @@ def test_the_offline_data_holds_every_ticket_of_the_list_with_its_code_hash(
     body = response.json()
     assert (body["check_in_list"]["name"], body["ticket_types"], body["complete"], body["ticket_count"]) == (
         "VIP gate",
-        [vip.pk],
+        [{"id": vip.pk, "name": "VIP"}],
         True,
         2,
     )
