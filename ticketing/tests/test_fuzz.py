@@ -119,6 +119,7 @@ def anchors(world) -> dict[str, list[dict]]:
         "POST /api/tickets/checkin/{qr_token}/undo": [
             {"path_parameters": {"qr_token": token}, "body": {"check_in_list": world["main"].pk}}
         ],
+        "GET /api/check-in-lists/{id}/offline": [{"path_parameters": {"id": world["main"].pk}}],
         # The first ticket, valid again after the undo, admitted by an offline upload.
         "POST /api/check-in-lists/{id}/scans": [
             {
