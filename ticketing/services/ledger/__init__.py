@@ -336,5 +336,11 @@ def _owe_emails(emails: list[tuple], *, now) -> None:
     transaction.on_commit(wakeups.request_emails, robust=True)
 
 
-# The door's moves (entries, exits, undoing an entry) are in door.py.
-from ticketing.services.ledger.door import admit, let_out, undo_entry  # noqa: E402, F401
+# The door's moves (entries, exits, undoing an entry, re-issues, key rotations) are in door.py.
+from ticketing.services.ledger.door import (  # noqa: E402, F401
+    admit,
+    key_rotated,
+    let_out,
+    reissue_ticket,
+    undo_entry,
+)
