@@ -9,8 +9,9 @@ from django.db.models.functions import Coalesce, TruncMinute
 from django.utils import timezone
 
 from events.models import Event, TicketType
+from ticketing import errors
 from ticketing.models import AuditEntry, CheckIn, CheckInList, Order, Ticket, TicketRequest
-from ticketing.services import fastqueue
+from ticketing.services import fastqueue, signing
 
 QUEUED = TicketRequest.Status.QUEUED
 WAITING = TicketRequest.Status.WAITING
@@ -183,11 +184,17 @@ def order_for(*, user, order_id: int) -> Order | None:
 
 
 def ticket_by_token(*, qr_token: str) -> Ticket | None:
-    return (
+    """The ticket a QR code (signed or random) names; None for an unknown, forged or out-of-date code."""
+    try:
+        found = signing.locator_for(qr_token)
+    except errors.BadSignature:
+        return None
+    ticket = (
         Ticket.objects.select_related("ticket_type__event", "order__user", "checked_in_by")
-        .filter(qr_token=qr_token)
+        .filter(found.where)
         .first()
     )
+    return ticket if ticket is not None and found.current(ticket) else None
 
 
 def recent_transactions(*, limit: int = 10):
