@@ -143,3 +143,18 @@ class NotInside(TicketingError):
     status_code = 409
     code = "not_checked_in"
     default_message = "This ticket is not checked in on this list."
+
+
+class BadSignature(TicketingError):
+    """A signed code that is malformed, cut short, altered or signed with a key that is not the
+    event's current one. Answered as an unknown code is, so a forger learns nothing."""
+
+    status_code = 404
+    code = "bad_signature"
+    default_message = "Unknown ticket: this code is not one of ours."
+
+
+class TicketReissued(TicketingError):
+    status_code = 409
+    code = "ticket_reissued"
+    default_message = "This code is out of date: the ticket was re-issued; ask the guest for the current one."

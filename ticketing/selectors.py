@@ -10,8 +10,9 @@ from django.db.models.functions import Coalesce, TruncMinute
 from django.utils import timezone
 
 from events.models import Event, TicketType
+from ticketing import errors
 from ticketing.models import AuditEntry, CheckIn, CheckInList, Order, Ticket, TicketRequest
-from ticketing.services import fastqueue
+from ticketing.services import fastqueue, signing
 
 QUEUED = TicketRequest.Status.QUEUED
 WAITING = TicketRequest.Status.WAITING
@@ -184,11 +185,17 @@ def order_for(*, user, order_id: int) -> Order | None:
 
 
 def ticket_by_token(*, qr_token: str) -> Ticket | None:
-    return (
+    """The ticket a QR code (signed or random) names; None for an unknown, forged or out-of-date code."""
+    try:
+        found = signing.locator_for(qr_token)
+    except errors.BadSignature:
+        return None
+    ticket = (
         Ticket.objects.select_related("ticket_type__event", "order__user", "checked_in_by")
-        .filter(qr_token=qr_token)
+        .filter(found.where)
         .first()
     )
+    return ticket if ticket is not None and found.current(ticket) else None
 
 
 def recent_transactions(*, limit: int = 10):
@@ -310,10 +317,11 @@ def code_hash(code: str) -> str:
     return hashlib.sha256(code.encode()).hexdigest()[:32]
 
 
-def door_offline_data(*, check_in_list, now=None) -> dict:
+def door_offline_data(*, check_in_list, public_key: bytes, now=None) -> dict:
     """Everything a door phone needs to check tickets in on this list without a network: the
-    list, and (up to OFFLINE_LIST_LIMIT) every ticket of the types it admits, valid or not, with
-    its holder, whether it is inside on this list, and its code's hash."""
+    list, the event's public key (signed codes verify with it), and (up to OFFLINE_LIST_LIMIT)
+    every ticket of the types it admits, valid or not, with its version, its holder, whether it is
+    inside on this list, and its random code's hash."""
     now = now or timezone.now()
     types = list(check_in_list.ticket_types.order_by("pk").values("id", "name")) or list(
         TicketType.objects.filter(event_id=check_in_list.event_id).order_by("pk").values("id", "name")
@@ -327,13 +335,14 @@ def door_offline_data(*, check_in_list, now=None) -> dict:
                 "ticket_id", flat=True
             )
         )
-        for pk, type_id, token, status, holder in tickets.order_by("pk").values_list(
-            "pk", "ticket_type_id", "qr_token", "status", "order__user__name"
+        for pk, type_id, token, version, status, holder in tickets.order_by("pk").values_list(
+            "pk", "ticket_type_id", "qr_token", "version", "status", "order__user__name"
         ):
             rows.append(
                 {
                     "id": pk,
                     "ticket_type_id": type_id,
+                    "version": version,
                     "code_hash": code_hash(token),
                     "status": status,
                     "holder_name": holder,
@@ -342,6 +351,7 @@ def door_offline_data(*, check_in_list, now=None) -> dict:
             )
     return {
         "check_in_list": check_in_list,
+        "public_key": public_key,
         "generated_at": now,
         "ticket_types": types,
         "complete": total <= OFFLINE_LIST_LIMIT,

@@ -1,5 +1,6 @@
 // The door without a network. Opened online, the page downloads its check-in list (every ticket's
-// status, holder and a hash of its code) into IndexedDB and registers a service worker that keeps
+// status, holder, version and a hash of its random code, and the event's public key, with which
+// signed codes verify) into IndexedDB and registers a service worker that keeps
 // the page itself. With the network gone, a scan is checked against that list on the phone: the
 // same answers as online, marked "offline", a second scan on this phone refused, and each
 // admission kept with a nonce. Back online, the kept scans are uploaded (a retried upload is
@@ -43,11 +44,88 @@
   const pendingScans = async () =>
     ((await store("scans", "readonly", (s) => s.getAll())) || []).filter((scan) => scan.listId === listId);
 
-  let data = null; // this list's download, its tickets indexed by code hash
+  let data = null; // this list's download, its tickets indexed by code hash and by id
   let byHash = new Map();
+  let byId = new Map();
+  let publicKey = null;
   const index = (download) => {
     data = download;
     byHash = new Map(download.tickets.map((ticket) => [ticket.code_hash, ticket]));
+    byId = new Map(download.tickets.map((ticket) => [ticket.id, ticket]));
+    publicKey = null;
+  };
+
+  // Signed codes (ticketing/services/signing.py): "T." and base32 of a format byte, LEB128
+  // varints of ticket, event, type and version, then the Ed25519 signature of
+  // "eventtix-ticket:" + that payload, checked against the event's public key from the download.
+  const SIGNED = /^T\.[A-Z2-7]+$/;
+  const ALPHABET = "ABCDEFGHIJKLMNOPQRSTUVWXYZ234567";
+  const base32 = (text) => {
+    const out = [];
+    let value = 0;
+    let bits = 0;
+    for (const char of text) {
+      value = (value << 5) | ALPHABET.indexOf(char);
+      bits += 5;
+      if (bits >= 8) {
+        bits -= 8;
+        out.push((value >> bits) & 0xff);
+        value &= (1 << bits) - 1;
+      }
+    }
+    return new Uint8Array(out);
+  };
+  const base64url = (text) => Uint8Array.from(atob(text.replace(/-/g, "+").replace(/_/g, "/")), (c) => c.charCodeAt(0));
+  const varints = (bytes) => {
+    const numbers = [];
+    let number = 0;
+    let shift = 0;
+    for (const byte of bytes) {
+      number += (byte & 0x7f) * 2 ** shift;
+      shift += 7;
+      if (!(byte & 0x80)) {
+        numbers.push(number);
+        number = 0;
+        shift = 0;
+      }
+    }
+    return numbers;
+  };
+  // The payload's [ticket, event, type, version] once its signature holds; null otherwise.
+  const readSigned = async (code) => {
+    const raw = base32(code.slice(2));
+    if (raw.length < 66 || raw[0] !== 1) return null;
+    const payload = raw.slice(0, -64);
+    const signature = raw.slice(-64);
+    const fields = varints(payload.slice(1));
+    if (fields.length !== 4) return null;
+    publicKey ||= await crypto.subtle.importKey("raw", base64url(data.public_key), { name: "Ed25519" }, false, ["verify"]);
+    const context = new TextEncoder().encode("eventtix-ticket:");
+    const message = new Uint8Array(context.length + payload.length);
+    message.set(context);
+    message.set(payload, context.length);
+    return (await crypto.subtle.verify({ name: "Ed25519" }, publicKey, signature, message)) ? fields : null;
+  };
+
+  // The list's ticket a scanned code names, or the refusal to show.
+  const find = async (code) => {
+    if (!SIGNED.test(code)) return { ticket: byHash.get(await hashOf(code)) };
+    let fields = null;
+    try {
+      fields = await readSigned(code);
+    } catch (_) {
+      return { refusal: ["Cannot check offline", "This browser cannot check signed codes offline."] };
+    }
+    if (!fields) return { ticket: undefined };
+    const [ticketId, eventId, , version] = fields;
+    if (eventId !== data.check_in_list.event.id) {
+      return { refusal: ["Wrong event", "This ticket is for another event. It was not used."] };
+    }
+    const ticket = byId.get(ticketId);
+    if (ticket && ticket.version !== version) {
+      return { refusal: ["Out-of-date code", "This ticket was re-issued: ask the guest for the current one."] };
+    }
+    return { ticket };
   };
 
   const hashOf = async (code) => {
@@ -126,7 +204,8 @@
     if (code === null) return answer(false, "Not a ticket code", "", "That link is not an EventTix ticket.");
     if (!data) return answer(false, "No list on this phone", "", "Open this page once online before doors open.");
     if (!data.complete) return answer(false, "Cannot check offline", "", "This list is too big to keep on a phone.");
-    const ticket = byHash.get(await hashOf(code));
+    const { ticket, refusal } = await find(code);
+    if (refusal) return answer(false, refusal[0], "", refusal[1]);
     if (!ticket) return answer(false, "Unknown ticket", "", `Not a ticket of ${data.check_in_list.event.name} on this list.`);
     const type = data.ticket_types.find((t) => t.id === ticket.ticket_type_id)?.name || "";
     if (ticket.status === "cancelled") return answer(false, "Cancelled ticket", type, "This ticket was cancelled and admits nobody.");

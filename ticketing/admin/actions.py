@@ -1,4 +1,4 @@
-"""Admin actions that cancel or undo, each behind a confirmation page that asks for a reason."""
+"""Admin actions that cancel, undo or re-issue, each behind a confirmation page that asks for a reason."""
 
 from collections import defaultdict
 
@@ -8,6 +8,7 @@ from django.contrib.admin.helpers import ACTION_CHECKBOX_NAME
 from django.template.response import TemplateResponse
 
 from ticketing import errors, services
+from ticketing.services import signing
 
 
 class ReasonForm(forms.Form):
@@ -109,4 +110,36 @@ def cancel_events(modeladmin, request, queryset):
         perform=lambda event, reason: services.cancel_event(
             user=request.user, event_id=event.pk, reason=reason
         ),
+    )
+
+
+@admin.action(description="Re-issue selected tickets…", permissions=["cancel"])
+def reissue_tickets(modeladmin, request, queryset):
+    return confirmed(
+        modeladmin,
+        request,
+        queryset,
+        title="Re-issue tickets",
+        consequence="Each ticket gets a new code: the codes it had, printed, saved or shared, stop "
+        "admitting anyone. The buyer finds the new code under My tickets. Cancelled tickets are refused.",
+        reason_help="Kept in the audit log.",
+        items=[(str(ticket), ticket.pk) for ticket in queryset.order_by("pk")],
+        perform=lambda ticket_id, reason: signing.reissue_ticket(
+            ticket_id, actor=request.user, reason=reason
+        ),
+    )
+
+
+@admin.action(description="Rotate signing key…", permissions=["cancel"])
+def rotate_signing_keys(modeladmin, request, queryset):
+    return confirmed(
+        modeladmin,
+        request,
+        queryset,
+        title="Rotate signing keys",
+        consequence="Each event gets a new signing key: every signed code of its tickets changes, and "
+        "the codes shown or printed before stop admitting anyone (random codes of tickets issued "
+        "before signed tickets still work). Buyers find the new codes under My tickets.",
+        reason_help="Kept in the audit log.",
+        perform=lambda event, reason: signing.rotate_key(event, actor=request.user, reason=reason),
     )

@@ -3,7 +3,7 @@ from django.db.models import F
 from django.db.models.functions import Coalesce
 
 from events.models import Event, TicketType
-from ticketing.admin.actions import CanCancel, cancel_events
+from ticketing.admin.actions import CanCancel, cancel_events, rotate_signing_keys
 from ticketing.services import ledger
 
 
@@ -25,7 +25,7 @@ class TicketTypeInline(admin.TabularInline):
 @admin.register(Event)
 class EventAdmin(CanCancel, CapacityAudited, admin.ModelAdmin):
     list_display = ["name", "venue", "starts_at", "sale_opens_at", "sale_closes_at", "cancelled_at"]
-    actions = [cancel_events]
+    actions = [cancel_events, rotate_signing_keys]
     list_filter = ["starts_at", "sale_opens_at"]
     search_fields = ["name", "venue", "slug"]
     prepopulated_fields = {"slug": ["name"]}

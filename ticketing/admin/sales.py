@@ -3,7 +3,7 @@ import csv
 from django.contrib import admin
 from django.http import StreamingHttpResponse
 
-from ticketing.admin.actions import CanCancel, cancel_orders, cancel_tickets
+from ticketing.admin.actions import CanCancel, cancel_orders, cancel_tickets, reissue_tickets
 from ticketing.models import AuditEntry, Order, Ticket, TicketRequest
 from ticketing.services import csvlog
 
@@ -63,9 +63,9 @@ class OrderAdmin(CanCancel, ReadOnlyAdmin):
 
 @admin.register(Ticket)
 class TicketAdmin(CanCancel, ReadOnlyAdmin):
-    list_display = ["id", "ticket_type", "holder", "status", "checked_in_at", "checked_in_by"]
+    list_display = ["id", "ticket_type", "holder", "status", "version", "checked_in_at", "checked_in_by"]
     list_filter = ["status", "ticket_type__event", "ticket_type"]
-    actions = [cancel_tickets]
+    actions = [cancel_tickets, reissue_tickets]
     search_fields = ["qr_token", "order__user__email"]
     list_select_related = ["ticket_type__event", "order__user", "checked_in_by"]
 

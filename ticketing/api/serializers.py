@@ -1,11 +1,13 @@
 """The API's input shapes (checked here, judged by the services) and output shapes."""
 
+import base64
+
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from events.models import Event, SaleState, TicketType
 from ticketing.models import Order, Ticket, TicketRequest
-from ticketing.services import fastpath
+from ticketing.services import fastpath, signing
 
 # Ids beyond a 64-bit integer cannot exist; refusing them here keeps them out of SQL.
 MAX_ID = 2**63 - 1
@@ -204,9 +206,16 @@ class NamedRefOut(serializers.Serializer):
 
 
 class TicketOut(serializers.ModelSerializer):
+    signed_token = serializers.SerializerMethodField(
+        help_text="The code the ticket's QR code holds: signed, verifiable without the database."
+    )
+
     class Meta:
         model = Ticket
-        fields = ["id", "qr_token", "status", "checked_in_at", "cancelled_at"]
+        fields = ["id", "qr_token", "signed_token", "status", "checked_in_at", "cancelled_at"]
+
+    def get_signed_token(self, ticket) -> str:
+        return signing.signed_token(ticket)
 
 
 class OrderOut(serializers.ModelSerializer):
@@ -315,6 +324,7 @@ class OfflineUploadOut(serializers.Serializer):
 class OfflineTicketOut(serializers.Serializer):
     id = serializers.IntegerField()
     ticket_type_id = serializers.IntegerField()
+    version = serializers.IntegerField(help_text="Its signed codes must carry this version.")
     code_hash = serializers.CharField(help_text="The first 16 bytes of the SHA-256 of its code, in hex.")
     status = serializers.ChoiceField(choices=Ticket.Status.choices)
     holder_name = serializers.CharField()
@@ -330,11 +340,17 @@ class OfflineListOut(serializers.Serializer):
 
 class OfflineDataOut(serializers.Serializer):
     check_in_list = OfflineListOut()
+    public_key = serializers.SerializerMethodField(
+        help_text="The event's Ed25519 public key, raw, base64url unpadded: signed codes verify with it."
+    )
     generated_at = serializers.DateTimeField()
     ticket_types = NamedRefOut(many=True, help_text="The types it admits.")
     complete = serializers.BooleanField(help_text="False past the size limit: `tickets` is then empty.")
     ticket_count = serializers.IntegerField()
     tickets = OfflineTicketOut(many=True)
+
+    def get_public_key(self, data) -> str:
+        return base64.urlsafe_b64encode(data["public_key"]).decode().rstrip("=")
 
 
 class DoorCountOut(serializers.Serializer):

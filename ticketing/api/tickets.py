@@ -25,11 +25,13 @@ from ticketing.api.serializers import (
     TicketVerifyOut,
     TicketVerifyStaffOut,
 )
+from ticketing.services import signing
 
 TAG = "tickets"
 UNKNOWN_TICKET = "Unknown ticket: this code is not one of ours."
-# Tokens are secrets.token_urlsafe; anything else (a NUL byte, say) is unknown without asking SQL.
-QR_TOKEN = re.compile(r"[A-Za-z0-9_-]{1,64}")
+# Random codes are secrets.token_urlsafe, signed ones "T." and base32 (services.signing); anything
+# else (a NUL byte, say) is unknown without asking SQL.
+QR_TOKEN = re.compile(r"[A-Za-z0-9_.-]{1,200}")
 QR_TOKEN_PARAMETER = OpenApiParameter(
     "qr_token", str, OpenApiParameter.PATH, description="The token in the ticket's QR code."
 )
@@ -82,7 +84,7 @@ DOOR_REFUSALS = error_responses(
     s409=(
         AlreadyCheckedInOut,
         "Refused, nothing used up: `code` is `already_checked_in` (with when, by whom and on which list),"
-        " `wrong_event`, `ticket_cancelled` or `not_on_list`.",
+        " `wrong_event`, `ticket_cancelled`, `not_on_list` or `ticket_reissued` (an out-of-date code).",
     ),
 )
 
@@ -216,5 +218,6 @@ class OfflineDataView(APIView):
     )
     def get(self, request, pk: int):
         check_in_list = services.usable_list(staff_user=request.user, check_in_list_id=pk)
-        data = selectors.door_offline_data(check_in_list=check_in_list)
+        public_key = signing.event_public_key(check_in_list.event_id)
+        data = selectors.door_offline_data(check_in_list=check_in_list, public_key=public_key)
         return Response(OfflineDataOut(data).data, headers={"Cache-Control": "no-store"})

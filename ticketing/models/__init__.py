@@ -239,6 +239,9 @@ class Ticket(models.Model):
     order = models.ForeignKey(Order, on_delete=models.PROTECT, related_name="tickets")
     ticket_type = models.ForeignKey(TicketType, on_delete=models.PROTECT, related_name="tickets")
     qr_token = models.CharField(max_length=64, unique=True, default=new_qr_token, editable=False)
+    # Part of the signed code (services.signing); a re-issue raises it, so older codes stop working.
+    # db_default: the drain inserts tickets with its own statement (ledger._insert_tickets).
+    version = models.PositiveIntegerField(default=1, db_default=1, editable=False)
     status = models.CharField(max_length=12, choices=Status.choices, default=Status.VALID)
     cancelled_at = models.DateTimeField(null=True, blank=True)
     checked_in_at = models.DateTimeField(null=True, blank=True)
@@ -297,6 +300,8 @@ class AuditEntry(models.Model):
         REFUNDED = "refunded", "Refund recorded"
         CAPACITY_CHANGED = "capacity_changed", "Capacity changed"
         EVENT_CANCELLED = "event_cancelled", "Event cancelled"
+        TICKET_REISSUED = "ticket_reissued", "Ticket re-issued"
+        KEY_ROTATED = "key_rotated", "Signing key rotated"
 
     created_at = models.DateTimeField(auto_now_add=True, db_index=True)
     kind = models.CharField(max_length=30, choices=Kind.choices)
@@ -364,12 +369,13 @@ class OutboxEmail(models.Model):
         return f"{self.get_kind_display()} #{self.pk}"
 
 
-from ticketing.models.door import CheckIn, CheckInList  # noqa: E402  (after Ticket, which they name)
+from ticketing.models.door import CheckIn, CheckInList, EventKey  # noqa: E402  (after Ticket, which they name)
 
 __all__ = [
     "AuditEntry",
     "CheckIn",
     "CheckInList",
+    "EventKey",
     "Order",
     "OutboxEmail",
     "QueueCounter",

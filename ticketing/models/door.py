@@ -1,4 +1,4 @@
-"""The door: check-in lists and the scans recorded on them."""
+"""The door: check-in lists, the scans recorded on them, and the keys that sign tickets."""
 
 from django.conf import settings
 from django.db import models
@@ -82,3 +82,29 @@ class CheckIn(models.Model):
 
     def __str__(self):
         return f"{self.get_kind_display()} of ticket #{self.ticket_id}"
+
+
+class EventKey(models.Model):
+    """An event's Ed25519 key pair, which signs its tickets' QR codes (services.signing).
+
+    The private key never leaves the server: no page, API answer or admin form shows it. A rotated
+    key is kept, retired, so the audit log can name it; it verifies nothing any more.
+    """
+
+    event = models.ForeignKey("events.Event", on_delete=models.CASCADE, related_name="+")
+    # Raw 32-byte keys, as cryptography's private_bytes_raw() and public_bytes_raw() give them.
+    private_key = models.BinaryField(editable=False)
+    public_key = models.BinaryField(editable=False)
+    created_at = models.DateTimeField(auto_now_add=True)
+    retired_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-id"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["event"], condition=Q(retired_at__isnull=True), name="eventkey_one_active"
+            ),
+        ]
+
+    def __str__(self):
+        return f"Signing key #{self.pk} of event {self.event_id}"

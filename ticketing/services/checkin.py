@@ -15,7 +15,7 @@ from django.utils import timezone
 from events.models import Event
 from ticketing import errors
 from ticketing.models import CheckIn, CheckInList, Ticket
-from ticketing.services import ledger
+from ticketing.services import ledger, signing
 
 CHECK_IN_PERMISSION = "ticketing.check_in_ticket"
 FIX_PERMISSION = "ticketing.fix_check_ins"
@@ -59,12 +59,13 @@ def open_default_lists(*, now) -> None:
 
 
 def check_in_ticket(*, qr_token: str, staff_user, check_in_list_id: int | None = None, now=None) -> Ticket:
-    """Admit the ticket with this QR code on a list (by default its own event's default list).
+    """Admit the ticket with this QR code (signed or random) on a list (by default its own event's
+    default list).
 
-    Returns the ticket, its entry as `ticket.admission`. Refusals, each writing nothing:
-    NotFound, WrongEvent, TicketCancelled, NotOnList, AlreadyCheckedIn, NotAllowed.
+    Returns the ticket, its entry as `ticket.admission`. Refusals, each writing nothing: NotFound,
+    BadSignature, TicketReissued, WrongEvent, TicketCancelled, NotOnList, AlreadyCheckedIn, NotAllowed.
     """
-    return _admit(Q(qr_token=qr_token), staff_user=staff_user, check_in_list_id=check_in_list_id, now=now)
+    return _admit(qr_token, staff_user=staff_user, check_in_list_id=check_in_list_id, now=now)
 
 
 def check_in_ticket_by_id(*, ticket_id: int, staff_user, check_in_list_id: int, now=None) -> Ticket:
@@ -81,7 +82,7 @@ def let_out(*, qr_token: str, staff_user, check_in_list_id: int, now=None) -> Ti
         check_in_list = _usable_list(staff_user, check_in_list_id)
         if not check_in_list.allow_reentry:
             raise errors.TicketingError(f"{check_in_list.name} does not allow re-entry: no exit to record.")
-        ticket = _locked_ticket(Q(qr_token=qr_token), check_in_list)
+        ticket = _locked_ticket(qr_token, check_in_list)
         entry = _active_entry(ticket, check_in_list)
         if entry is None:
             raise errors.NotInside()
@@ -106,7 +107,7 @@ def undo_check_in(*, ticket_id: int, staff_user, check_in_list_id: int, reason: 
     return ticket
 
 
-def _admit(locator: Q, *, staff_user, check_in_list_id, now) -> Ticket:
+def _admit(locator: Q | str, *, staff_user, check_in_list_id, now) -> Ticket:
     now = now or timezone.now()
     if not can_check_in(staff_user):
         raise errors.NotAllowed("Only door staff can check tickets in.")
@@ -152,20 +153,27 @@ def _usable_list(staff_user, check_in_list_id) -> CheckInList:
     return check_in_list
 
 
-def _lock(locator: Q) -> Ticket:
-    """The ticket's row, locked until the transaction ends, with what the door shows of it."""
+def _lock(locator: Q | str) -> Ticket:
+    """The ticket's row, locked until the transaction ends, with what the door shows of it.
+
+    `locator` finds it by id, or is a scanned code (signing.locator_for): a signed code of an
+    older version of the ticket is refused, with the row read but nothing written.
+    """
+    found = signing.locator_for(locator) if isinstance(locator, str) else signing.Locator(locator, None)
     ticket = (
         Ticket.objects.select_for_update(no_key=True, of=("self",))
         .select_related("order__user", "ticket_type__event")
-        .filter(locator)
+        .filter(found.where)
         .first()
     )
     if ticket is None:
         raise errors.NotFound(UNKNOWN_TICKET)
+    if not found.current(ticket):
+        raise errors.TicketReissued()
     return ticket
 
 
-def _locked_ticket(locator: Q, check_in_list: CheckInList) -> Ticket:
+def _locked_ticket(locator: Q | str, check_in_list: CheckInList) -> Ticket:
     ticket = _lock(locator)
     if ticket.ticket_type.event_id != check_in_list.event_id:
         raise errors.WrongEvent(ticket)
@@ -181,8 +189,6 @@ def _active_entry(ticket: Ticket, check_in_list: CheckInList) -> CheckIn | None:
 
 
 # Offline: scans a phone made without a network, uploaded when it is back.
-
-MAX_OFFLINE_SCANS = 500
 
 
 @dataclass
@@ -222,7 +228,7 @@ def _record_offline(check_in_list, staff_user, device, scan, now) -> OfflineVerd
     scanned_at = min(scan["scanned_at"], now)
     try:
         with transaction.atomic(durable=True):
-            ticket = _locked_ticket(Q(qr_token=scan["code"]), check_in_list)
+            ticket = _locked_ticket(scan["code"], check_in_list)
             _admissible(ticket, check_in_list)
             first = _active_entry(ticket, check_in_list)
             if first is not None:

@@ -7,18 +7,26 @@ from django.utils.html import format_html, format_html_join
 from django.utils.safestring import mark_safe
 
 from ticketing import services
+from ticketing.services import signing
 
 register = template.Library()
 
 
 @register.simple_tag
 def qr_svg(token: str, label: str = "Ticket QR code"):
-    """The token as an inline SVG QR code; it holds the raw token, which the door page reads."""
+    """The token as an inline SVG QR code; it holds the raw token (a ticket's signed code), which
+    the door page reads."""
     svg = segno.make(token, error="m").svg_inline(
         scale=1, border=4, omitsize=True, light="#fff", svgclass="qr", lineclass=None, title=label
     )
     # segno escapes the title; the role lets screen readers announce it as one image.
     return mark_safe(svg.replace("<svg ", '<svg role="img" ', 1))
+
+
+@register.filter
+def signed_token(ticket) -> str:
+    """The signed code a ticket's QR code holds (services.signing)."""
+    return signing.signed_token(ticket)
 
 
 @register.filter

@@ -19,6 +19,7 @@ from rest_framework_simplejwt.tokens import AccessToken, RefreshToken
 
 from ticketing import services
 from ticketing.models import Ticket, TicketRequest
+from ticketing.services import signing
 
 pytestmark = pytest.mark.django_db
 
@@ -148,6 +149,7 @@ def world(buyer, other_buyer, door_staff, admin_user, event, vip, regular):
             "/accounts/password-reset/": {"email": buyer.email},
         },
         "ticket": ticket,
+        "signed": signing.signed_token(ticket),
     }
 
 
@@ -180,6 +182,7 @@ def check(world, response, *, path, role, expected):
         assert a.name not in body
         if "{ticket}" not in path:
             assert world["ids"]["ticket"] not in body
+        assert world["signed"] not in body
 
 
 @pytest.mark.parametrize("method, path, role, expected", list(cases(API)))

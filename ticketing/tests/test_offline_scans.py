@@ -1,5 +1,6 @@
 """Scans made offline, uploaded later: each recorded once, a second device's admission flagged."""
 
+import base64
 import itertools
 from datetime import timedelta
 
@@ -10,6 +11,7 @@ from rest_framework.test import APIClient
 from conftest import as_user, requires_postgres
 from ticketing import services
 from ticketing.models import AuditEntry, CheckIn, CheckInList, Ticket, TicketTypeCounter
+from ticketing.services import signing
 from ticketing.tests.processes import in_parallel
 
 pytestmark = pytest.mark.django_db
@@ -202,14 +204,18 @@ def test_the_offline_data_holds_every_ticket_of_the_list_with_its_code_hash(
     assert rows[vips[0].pk] == {
         "id": vips[0].pk,
         "ticket_type_id": vip.pk,
+        "version": 1,
         "code_hash": code_hash(vips[0].qr_token),
         "status": "checked_in",
         "holder_name": "Alice",
         "inside": True,
     }
     assert rows[vips[1].pk]["status"] == "cancelled" and reg.pk not in rows
-    # The codes themselves never leave the server.
+    # The codes themselves never leave the server; the public key does, for door staff.
     assert vips[0].qr_token not in response.content.decode()
+    assert base64.urlsafe_b64decode(body["public_key"] + "=") == bytes(
+        signing.event_key(vip.event_id).public_key
+    )
     assert as_user(APIClient(), buyer).get(f"/api/check-in-lists/{gate.pk}/offline").status_code == 403
 
 
@@ -218,5 +224,18 @@ def test_past_the_limit_the_offline_data_says_it_is_incomplete(door_staff, buyer
 
     buy(buyer, vip, 2)
     monkeypatch.setattr(selectors, "OFFLINE_LIST_LIMIT", 1)
-    data = selectors.door_offline_data(check_in_list=services.default_list(vip.event))
+    data = selectors.door_offline_data(check_in_list=services.default_list(vip.event), public_key=b"k" * 32)
     assert (data["complete"], data["ticket_count"], data["tickets"]) == (False, 2, [])
+
+
+def test_a_signed_code_scanned_offline_is_recorded_for_its_ticket(buyer, door_staff, vip):
+    [ticket] = buy(buyer, vip)
+    main = services.default_list(vip.event)
+    [verdict] = upload(
+        main, door_staff, [{**scan(ticket, "signed-0001"), "code": signing.signed_token(ticket)}]
+    )
+    assert (verdict.verdict, verdict.ticket_id) == ("admitted", ticket.pk)
+    [forged] = upload(
+        main, door_staff, [{**scan(ticket, "forged-0001"), "code": signing.signed_token(ticket)[:-2] + "AA"}]
+    )
+    assert forged.verdict == "bad_signature" and CheckIn.objects.count() == 1

@@ -13,6 +13,7 @@ from django.utils import timezone
 from events.models import Event, TicketType
 from ticketing import services
 from ticketing.models import AuditEntry, CheckInList, Ticket, TicketRequest
+from ticketing.services import signing
 from ticketing.templatetags.tix import qr_svg
 
 pytestmark = pytest.mark.django_db
@@ -196,7 +197,7 @@ def test_printable_ticket_shows_event_type_holder_and_code(buyer, ticket):
     assert ticket.ticket_type.event.name in body
     assert "Regular" in body
     assert "Alice" in body
-    assert ticket.qr_token in body
+    assert signing.signed_token(ticket) in body
     assert '<svg role="img"' in body
 
 
@@ -204,6 +205,16 @@ def test_ticket_qr_code_holds_the_raw_token(ticket):
     expected = segno.make(ticket.qr_token, error="m").svg_inline(scale=1, border=4, omitsize=True)
     path = expected.split(' d="')[1].split('"')[0]
     assert path in qr_svg(ticket.qr_token)
+
+
+@pytest.mark.parametrize("page", ["ticket", "my_tickets"])
+def test_ticket_qr_codes_hold_the_signed_token(buyer, ticket, page):
+    url = ticket.get_absolute_url() if page == "ticket" else reverse("ticketing:my_tickets")
+    body = logged_in(buyer).get(url).content.decode()
+    expected = segno.make(signing.signed_token(ticket), error="m").svg_inline(
+        scale=1, border=4, omitsize=True
+    )
+    assert expected.split(' d="')[1].split('"')[0] in body
 
 
 def test_ticket_page_is_404_for_another_buyer(other_buyer, admin_user, ticket):

@@ -336,5 +336,13 @@ def _owe_emails(emails: list[tuple], *, now) -> None:
     transaction.on_commit(wakeups.request_emails, robust=True)
 
 
-# The door's moves (entries, exits, undoing an entry) are in door.py.
-from ticketing.services.ledger.door import admit, let_out, record_duplicate, undo_entry  # noqa: E402, F401
+# The door's moves (entries, exits, undoing an entry, offline duplicates, re-issues, key
+# rotations) are in door.py.
+from ticketing.services.ledger.door import (  # noqa: E402, F401
+    admit,
+    key_rotated,
+    let_out,
+    record_duplicate,
+    reissue_ticket,
+    undo_entry,
+)

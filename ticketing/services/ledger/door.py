@@ -1,11 +1,12 @@
-"""The ledger's moves at the door: an entry on a check-in list, an exit, an undone entry, and an
-offline entry of a ticket already admitted.
+"""The ledger's moves at the door: an entry on a check-in list, an exit, an undone entry, an
+offline entry of a ticket already admitted; and the codes the door reads: a ticket re-issued, an
+event's signing key rotated.
 
 As everywhere in the ledger (see __init__.py): called inside transaction.atomic, with the ticket's
 row locked by the caller; each move writes its audit entry.
 """
 
-from ticketing.models import AuditEntry, CheckIn, CheckInList, Ticket
+from ticketing.models import AuditEntry, CheckIn, CheckInList, EventKey, Ticket, new_qr_token
 from ticketing.services import fastpath
 from ticketing.services.ledger import _audit, _order_refs
 
@@ -105,3 +106,27 @@ def record_duplicate(
     reason = f"{first.check_in_list.name} (offline, {device}); first admitted at {first_at}"
     _door_audit(Kind.ADMITTED_TWICE, ticket=ticket, staff_id=staff_id, reason=reason)
     return duplicate
+
+
+def reissue_ticket(*, ticket: Ticket, actor_id: int | None, reason: str) -> None:
+    """Give a ticket (locked by the caller, with its order) a new version and a new random code:
+    every code it had before stops admitting."""
+    ticket.version += 1
+    ticket.qr_token = new_qr_token()
+    ticket.save(update_fields=["version", "qr_token"])
+    refs = {**_order_refs(ticket.order), "actor_id": actor_id}
+    _audit(Kind.TICKET_REISSUED, **refs, ticket_id=ticket.pk, quantity=1, reason=reason[:200])
+
+
+def key_rotated(
+    *, event_id: int, old: EventKey | None, private_key: bytes, public_key: bytes, actor_id, now, reason: str
+) -> EventKey:
+    """Retire an event's active key (its row locked by the caller, with the event's) and put a new
+    one in its place: every signed code of the event changes."""
+    if old is not None:
+        old.retired_at = now
+        old.save(update_fields=["retired_at"])
+    key = EventKey.objects.create(event_id=event_id, private_key=private_key, public_key=public_key)
+    names = f"key #{old.pk if old is not None else '-'} to #{key.pk}"
+    _audit(Kind.KEY_ROTATED, event_id=event_id, actor_id=actor_id, reason=f"{names}: {reason}"[:200])
+    return key
