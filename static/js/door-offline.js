@@ -91,7 +91,8 @@
     }
     return numbers;
   };
-  // The payload's [ticket, event, type, version] once its signature holds; null otherwise.
+  // The payload's [ticket, event, type, version]: null unless well formed, and unless its
+  // signature holds when it names this list's event (another event's code is refused unread).
   const readSigned = async (code) => {
     const raw = base32(code.slice(2));
     if (raw.length < 66 || raw[0] !== 1) return null;
@@ -99,6 +100,7 @@
     const signature = raw.slice(-64);
     const fields = varints(payload.slice(1));
     if (fields.length !== 4) return null;
+    if (fields[1] !== data.check_in_list.event.id) return fields;
     publicKey ||= await crypto.subtle.importKey("raw", base64url(data.public_key), { name: "Ed25519" }, false, ["verify"]);
     const context = new TextEncoder().encode("eventtix-ticket:");
     const message = new Uint8Array(context.length + payload.length);
@@ -193,7 +195,7 @@
     line("verdict", verdict);
     if (type) line("verdict-type", type);
     line("detail", detail);
-    line("offline-note", "Checked on this phone, offline: uploaded when the network is back.");
+    line("offline-note", admitted ? "Checked on this phone, offline: uploaded when the network is back." : "Checked on this phone, offline.");
     line("next-hint", "Ready for the next ticket: just scan it.");
     document.getElementById("door-result").replaceWith(section);
     document.body.dispatchEvent(new CustomEvent("door:result"));

@@ -46,7 +46,7 @@ def door_tickets(buyer, admin_user, regular):
 
 
 def test_a_phone_keeps_scanning_offline_and_uploads_its_scans_when_back(
-    live_server, browser, door_staff, regular, door_tickets
+    live_server, browser, door_staff, buyer, regular, door_tickets, make_event
 ):
     from playwright.sync_api import expect
 
@@ -79,6 +79,12 @@ def test_a_phone_keeps_scanning_offline_and_uploads_its_scans_when_back(
     expect(result).to_contain_text("Cancelled ticket")
     scan(page, "not-a-ticket-code")
     expect(result).to_contain_text("Unknown ticket")
+    # Another event's signed code: refused as such, its signature unread.
+    late = make_event(name="Late Show", vip=None).ticket_types.get()
+    services.enqueue_request(user=buyer, ticket_type_id=late.pk, quantity=1)
+    services.drain_event_queue(event_id=late.event_id)
+    scan(page, signing.signed_token(Ticket.objects.get(ticket_type=late)))
+    expect(result).to_contain_text("Wrong event")
     shot(page, "21-door-offline-refused")
     assert not CheckIn.objects.exists()
 
