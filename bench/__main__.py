@@ -16,7 +16,8 @@ def parse_args(argv):
     parser.add_argument(
         "--only",
         default="",
-        help="comma-separated: alloc,memory,position,availability,ingest,onsale,cluster,crowd,redisfault",
+        help="comma-separated, of: alloc,memory,position,availability,ingest,onsale,cluster,crowd,"
+        "redisfault,door",
     )
     parser.add_argument("--requests", type=int, default=50_000, help="queue drained by the alloc figure")
     parser.add_argument("--position-queue", type=int, default=100_000)
@@ -25,6 +26,9 @@ def parse_args(argv):
     )
     parser.add_argument("--memory-queue", type=int, default=100_000)
     parser.add_argument("--buyers", type=int, default=5_000, help="buyers in the on-sale figure")
+    parser.add_argument(
+        "--door-tickets", type=int, default=5_000, help="tickets checked in by the door figure"
+    )
     parser.add_argument("--crowd", type=int, default=3_000, help="buyers in the crowd figure")
     parser.add_argument(
         "--crowd-window",

@@ -133,13 +133,15 @@ def seed_queue(
     capacity: int | None = None,
     opens_in: timedelta = timedelta(minutes=-5),
     seed=1,
+    quantities: list[int] | None = None,
 ) -> Seeded:
     """Queue `requests` requests of 1 to 4 tickets over `events` open events with three types each.
 
     Every buyer has one request per event, as in a real on-sale (`users` adds buyers with none
     yet). Each type's capacity is its demand, so the queue sells out exactly with no rejection,
     unless `capacity` is given. Rows are written with COPY: this measures serving a queue, not
-    filling one.
+    filling one. `quantities` fixes each request's quantity (and their number) instead of 1 to 4 at
+    random: the door's figures seed an exact number of tickets this way.
     """
     from django.utils import timezone
 
@@ -147,6 +149,8 @@ def seed_queue(
 
     rng = random.Random(seed)
     now_dt = timezone.now()
+    if quantities is not None:
+        requests = len(quantities)
     users = max(users or 0, -(-requests // events))
     event_objs = [
         Event.objects.create(
@@ -174,7 +178,7 @@ def seed_queue(
         for i in range(requests):
             event = event_objs[i % events]
             t = rng.choice(types[(i % events) * len(TYPES) : (i % events + 1) * len(TYPES)])
-            quantity = rng.randint(1, 4)
+            quantity = rng.randint(1, 4) if quantities is None else quantities[i]
             demand[t.pk] += quantity
             user_id = first_user + i // events
             arrived[(event.pk, t.priority)] += 1

@@ -6,6 +6,14 @@ python -m bench.loadgen {ingest,trivial,position,availability,event_page} URL LI
 python -m bench.loadgen onsale URL LINES 0 CONNECTIONS
     every line ("token type_id quantity") posts one ticket request, once; each 202's
     request id and the wall-clock time it arrived
+python -m bench.loadgen checkin URL LINES 0 CONNECTIONS
+    the door: every line ("token code list_id") checks one ticket in, once; the lines of one
+    token are one door client with its own pool of CONNECTIONS connections, the clients side by
+    side; each answer's status and latency
+python -m bench.loadgen sync URL LINES 0 0
+    offline uploads: every line ("token list_id device scans_json") is one upload of up to 500
+    scans; the lines of one device are uploaded in order, the devices side by side; each
+    upload's answer
 """
 
 import asyncio
@@ -86,12 +94,83 @@ async def onsale(url: str, lines: list[str], connections: int) -> dict:
     return {"accepted": accepted, "refused": refused, "seconds": elapsed}
 
 
+def by_first_field(lines: list[str]) -> dict[str, list[str]]:
+    """The lines grouped by their first field (a door client's token, a device), in order."""
+    groups: dict[str, list[str]] = {}
+    for line in lines:
+        groups.setdefault(line.split(" ", 1)[0], []).append(line)
+    return groups
+
+
+async def checkin(url: str, lines: list[str], connections: int) -> dict:
+    """Each door client (a token) posts its codes over its own pool, as fast as it is answered."""
+    latencies, statuses, refused = [], {}, []
+
+    async def scanner(session, pending):
+        for line in pending:
+            token, code, list_id = line.split()
+            headers = {"Authorization": f"Bearer {token}", "Content-Type": "application/json"}
+            body = json.dumps({"check_in_list": int(list_id)}).encode()
+            started = time.perf_counter()
+            async with session.post(f"{url}/api/tickets/checkin/{code}", headers=headers, data=body) as r:
+                payload = await r.read()
+            latencies.append((time.perf_counter() - started) * 1000)
+            statuses[r.status] = statuses.get(r.status, 0) + 1
+            if r.status != 200 and len(refused) < 5:
+                refused.append([r.status, payload.decode(errors="replace")[:200]])
+
+    async def client(own_lines):
+        pending = iter(own_lines)
+        async with aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=connections)) as session:
+            await asyncio.gather(*(scanner(session, pending) for _ in range(connections)))
+
+    started = time.monotonic()
+    await asyncio.gather(*(client(own) for own in by_first_field(lines).values()))
+    elapsed = time.monotonic() - started
+    latencies.sort()
+    return {
+        "seconds": elapsed,
+        "requests": len(latencies),
+        "p50_ms": latencies[len(latencies) // 2],
+        "p99_ms": latencies[min(len(latencies) - 1, int(len(latencies) * 0.99))],
+        "statuses": statuses,
+        "refused": refused,
+    }
+
+
+async def sync(url: str, lines: list[str]) -> dict:
+    """Each device uploads its batches one after the other, over its own connection."""
+    uploads = []
+
+    async def device(own_lines):
+        async with aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=1)) as session:
+            for line in own_lines:
+                index = lines.index(line)
+                token, list_id, name, scans = line.split(" ", 3)
+                body = json.dumps({"device": name, "scans": json.loads(scans)}).encode()
+                headers = {"Authorization": f"Bearer {token}", "Content-Type": "application/json"}
+                timeout = aiohttp.ClientTimeout(total=600)
+                path = f"{url}/api/check-in-lists/{list_id}/scans"
+                async with session.post(path, headers=headers, data=body, timeout=timeout) as r:
+                    text = await r.text()
+                payload = json.loads(text) if r.status == 200 else text[:300]
+                uploads.append({"line": index, "status": r.status, "answer": payload})
+
+    started = time.monotonic()
+    await asyncio.gather(*(device(own) for own in by_first_field(lines).values()))
+    return {"seconds": time.monotonic() - started, "uploads": uploads}
+
+
 def main(argv: list[str]) -> None:
     script, url, path, seconds, connections = argv
     with open(path) as f:
         lines = [line for line in f.read().splitlines() if line]
     if script == "onsale":
         result = asyncio.run(onsale(url, lines, int(connections)))
+    elif script == "checkin":
+        result = asyncio.run(checkin(url, lines, int(connections)))
+    elif script == "sync":
+        result = asyncio.run(sync(url, lines))
     else:
         result = asyncio.run(timed(url, lines, script, float(seconds), int(connections)))
     print(json.dumps(result))

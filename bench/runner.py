@@ -9,7 +9,18 @@ import time
 from bench import database
 from bench.progress import Progress, table
 
-ALL = ["alloc", "memory", "position", "availability", "ingest", "onsale", "cluster", "crowd", "redisfault"]
+ALL = [
+    "alloc",
+    "memory",
+    "position",
+    "availability",
+    "ingest",
+    "onsale",
+    "cluster",
+    "crowd",
+    "redisfault",
+    "door",
+]
 
 # (key, target, higher is better, unit)
 TARGETS = [
@@ -60,6 +71,12 @@ TARGETS = [
             ("undecided", 0, "requests"),
         )
     ),
+    # bench/door.py: 4 door clients checking every ticket in once; 4 devices' offline scans synced.
+    ("door_checkins_per_s", None, True, "check-ins/s"),
+    ("door_checkin_p50_ms", None, False, "ms"),
+    ("door_checkin_p99_ms", None, False, "ms"),
+    ("door_sync_seconds", None, False, "s"),
+    ("door_sync_scans", None, True, "scans"),
 ]
 
 
@@ -155,6 +172,12 @@ def run_scenarios(args, wanted: list[str], progress) -> dict:
             results.update(redisfault.redisfault_figures(runs=args.runs, progress=progress))
         else:
             progress.done("redisfault: skipped, no redis-server on PATH")
+    if "door" in wanted:
+        from bench import door
+
+        results.update(
+            door.door_figures(tickets=args.door_tickets, runs=args.runs, port=args.port, progress=progress)
+        )
     return results
 
 

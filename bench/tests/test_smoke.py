@@ -174,3 +174,45 @@ def test_the_redisfault_figure_stops_and_restarts_its_own_redis(monkeypatch):
     assert run["outage_s"] >= 1.5
     assert run["5xx"] == run["5xx_during_outage"] + run["5xx_outside_outage"]
     assert figures["redisfault_orm_doubled"] == 0
+
+
+@pytest.mark.slow
+def test_the_door_figure_admits_every_ticket_once_online_and_offline(monkeypatch):
+    from bench.door import door_figures
+
+    serve_this_test_database(monkeypatch)
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    # 41 offline tickets in uploads of 10: several batches per device, a short last one retried.
+    figures = door_figures(tickets=30, sync_tickets=41, batch=10, runs=1, port=port, progress=Quiet())
+    # door_figures raises unless each ticket was admitted exactly once and every retry changed nothing.
+    assert figures["door_sync_scans"] == 41 + 5
+    assert figures["door_checkins_per_s"] > 0
+    assert 0 < figures["door_checkin_p50_ms"] <= figures["door_checkin_p99_ms"]
+    assert figures["door_sync_seconds"] > 0
+
+
+def test_the_door_sync_gives_each_ticket_one_device_and_one_in_ten_a_second_and_checks_every_verdict():
+    from bench.door import offline_scans, upload_lines, verdicts
+
+    found = [(n, f"code{n}") for n in range(1, 101)]
+    scans = offline_scans(found, devices=4, seed=1)
+    assert sum(map(len, scans)) == 110
+    by_ticket = {}
+    for device, device_scans in enumerate(scans):
+        for scan in device_scans:
+            by_ticket.setdefault(scan["ticket_id"], []).append(device)
+    assert sorted(map(len, by_ticket.values())).count(2) == 10
+    assert all(len(set(devices)) == len(devices) for devices in by_ticket.values())
+    uploads = upload_lines(["t0", "t1", "t2", "t3"], 7, scans, batch=10)
+    answer = [
+        {"nonce": s["nonce"], "verdict": "admitted", "detail": "", "ticket_id": s["ticket_id"]}
+        for s in uploads[0][1]
+    ]
+    out = {"uploads": [{"line": 0, "status": 200, "answer": {"results": answer}}]}
+    with pytest.raises(AssertionError, match="not answered"):
+        verdicts(out, uploads)
+    out["uploads"][0]["answer"]["results"] = answer[:-1]
+    with pytest.raises(AssertionError, match="verdicts for"):
+        verdicts(out, uploads)
