@@ -155,8 +155,9 @@ def door_page(event) -> str:
     return f"/door/{services.default_list(event).pk}/"
 
 
-def qr_video(path: Path, token: str, *, fps=10, shown_s=2, gap_s=6) -> Path:
-    """A Y4M clip for Chromium's fake camera: the ticket's QR code, then an empty frame, looping."""
+def qr_video(path: Path, token: str, *, fps=10, shown_s=2, gap_s=6, lead_s=0) -> Path:
+    """A Y4M clip for Chromium's fake camera: an empty frame for lead_s, then the ticket's QR code,
+    then an empty frame, looping."""
     import segno
 
     width, height, scale = 400, 300, 6
@@ -173,7 +174,7 @@ def qr_video(path: Path, token: str, *, fps=10, shown_s=2, gap_s=6) -> Path:
     chroma = bytes([128]) * (width * height // 2)
     with open(path, "wb") as f:
         f.write(f"YUV4MPEG2 W{width} H{height} F{fps}:1 Ip A1:1 C420jpeg\n".encode())
-        for frame in [code] * (fps * shown_s) + [blank] * (fps * gap_s):
+        for frame in [blank] * (fps * lead_s) + [code] * (fps * shown_s) + [blank] * (fps * gap_s):
             f.write(b"FRAME\n" + bytes(frame) + chroma)
     return path
 

@@ -12,7 +12,7 @@ from ticketing import services
 from ticketing.models import CheckIn, Ticket
 from ticketing.services import signing
 from ticketing.tests import test_browser as kit
-from ticketing.tests.test_browser import PHONE, log_in, shot
+from ticketing.tests.test_browser import CHROMIUM, CHROMIUM_FLAGS, PHONE, log_in, qr_video, shot
 
 pytestmark = kit.pytestmark
 # The browser test module's fixtures, shared: one Chromium per module.
@@ -138,3 +138,38 @@ def test_two_phones_admitting_one_ticket_offline_are_reconciled_with_a_flag(
     assert CheckIn.objects.filter(duplicate_of__isnull=False).count() == 1
     for context, _ in phones:
         context.close()
+
+
+def test_the_camera_keeps_scanning_offline(
+    live_server, playwright, door_staff, regular, door_tickets, tmp_path
+):
+    from playwright.sync_api import expect
+
+    first, _, _ = door_tickets
+    # The clip starts empty long enough for the page to get ready and the network to be cut.
+    video = qr_video(tmp_path / "qr.y4m", signing.signed_token(first), lead_s=8, gap_s=5)
+    camera = [
+        "--use-fake-ui-for-media-stream",
+        "--use-fake-device-for-media-stream",
+        f"--use-file-for-fake-video-capture={video}",
+    ]
+    camera_browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_FLAGS + camera)
+    try:
+        context = camera_browser.new_context(**PHONE)
+        context.grant_permissions(["camera"], origin=live_server.url)
+        page = context.new_page()
+        log_in(page, live_server.url, door_staff.email)
+        page.goto(f"{live_server.url}/door/{services.default_list(regular.event).pk}/")
+        ready_for_offline(page, 3)
+        context.set_offline(True)
+        result = page.locator("#door-result")
+        expect(result).to_have_class(re.compile(r"\bshown admitted\b"), timeout=20_000)
+        expect(result).to_contain_text("offline")
+        shot(page, "24-door-camera-offline-admitted")
+        # The code comes round again: the phone knows it let this ticket in.
+        expect(result).to_contain_text("Already checked in", timeout=20_000)
+        context.set_offline(False)
+        expect(page.locator("[data-sync-results]")).to_contain_text("1 admitted.", timeout=15_000)
+    finally:
+        camera_browser.close()
+    assert CheckIn.objects.get().offline
