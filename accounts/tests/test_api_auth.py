@@ -222,3 +222,10 @@ def test_registration_is_throttled_with_retry_after(api):
     assert second.status_code == 429
     assert int(second["Retry-After"]) > 0
     assert get_user_model().objects.count() == 1
+
+
+def test_register_refuses_a_password_like_the_buyers_name(api):
+    response = register(api, name="Nina Newcomer", email="nina@example.test", password="ninanewcomer")
+    assert response.status_code == 400
+    assert "too similar" in str(response.json()["password"])
+    assert not get_user_model().objects.filter(email="nina@example.test").exists()

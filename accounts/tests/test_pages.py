@@ -36,7 +36,12 @@ def test_login_brings_the_buyer_back_to_next(client, buyer):
 def test_login_with_a_wrong_password_says_so(client, buyer):
     response = client.post(reverse("login"), {"username": buyer.email, "password": "wrong"})
     assert response.status_code == 200
-    assert "enter a correct email address and password" in response.content.decode()
+    body = response.content.decode()
+    assert "enter a correct email address and password" in body
+    # The truth about case: the email address is found whatever its case.
+    assert "the email address is not" in body and "both fields may be case-sensitive" not in body
+    upper = Client().post(reverse("login"), {"username": buyer.email.upper(), "password": PASSWORD})
+    assert upper.status_code == 302
 
 
 def test_login_needs_the_csrf_token(buyer):
