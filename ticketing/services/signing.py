@@ -110,9 +110,17 @@ def read_token(token: str) -> Payload:
     return fields
 
 
+# Every code, signed or random, is made of these; anything else (a NUL byte, say) is refused
+# before any query.
+CODE_SHAPE = re.compile(r"[A-Za-z0-9_.-]{1,200}")
+
+
 def locator_for(code: str) -> Locator:
     """Where a scanned code leads: a signed one (checked here) to its ticket and version, a
-    random one to the ticket holding it. Raises BadSignature for a signed code that fails."""
+    random one to the ticket holding it. Raises BadSignature for a signed code that fails, and
+    for anything not shaped like a code."""
+    if not CODE_SHAPE.fullmatch(code):
+        raise errors.BadSignature()
     if is_signed(code):
         payload = read_token(code)
         return Locator(Q(pk=payload.ticket_id, ticket_type_id=payload.ticket_type_id), payload.version)

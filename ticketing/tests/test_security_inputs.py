@@ -9,6 +9,7 @@ from django.test import Client
 from rest_framework.test import APIClient
 from rest_framework_simplejwt.tokens import AccessToken
 
+from ticketing import services
 from ticketing.models import AuditEntry, Order, Ticket, TicketRequest
 
 pytestmark = pytest.mark.django_db
@@ -280,11 +281,20 @@ def test_the_request_form_refuses_a_hostile_quantity_by_name(client, buyer, even
 @pytest.mark.parametrize(
     "code", [f"abc{NUL}", "x" * 501, f"{EMOJI}", "../../admin/", "https://evil.example/tickets/x/"]
 )
-def test_the_door_form_never_admits_a_hostile_code(client, door_staff, code):
+def test_the_door_form_never_admits_a_hostile_code(client, door_staff, event, code):
     client.force_login(door_staff)
 
-    response = client.post("/door/", {"code": code})
+    response = client.post(f"/door/{services.default_list(event).pk}/", {"code": code})
 
-    assert response.status_code < 500
-    assert "Admitted" not in response.content.decode()
+    assert response.status_code == 200
+    body = response.content.decode()
+    assert "Admitted" not in body and "refused" in body
     assert not AuditEntry.objects.exists()
+
+
+@pytest.mark.parametrize("code", ["a%00b", "x" * 201, "%E2%80%8F", "T.%00AAAA"])
+def test_a_ticket_page_with_a_hostile_code_is_a_404(client, buyer, code):
+    # Refused by its shape before any query: PostgreSQL rejects a NUL byte in a statement.
+    client.force_login(buyer)
+
+    assert client.get(f"/tickets/{code}/").status_code == 404
