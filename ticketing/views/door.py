@@ -10,7 +10,7 @@ from django.templatetags.static import static
 from django.utils import timezone
 from django.views.decorators.http import require_POST
 
-from ticketing import selectors, services
+from ticketing import errors, selectors, services
 from ticketing.forms import CheckInForm
 from ticketing.models import CheckInList
 from ticketing.views.base import allowed_only, attempt
@@ -111,12 +111,13 @@ def door_service_worker(request):
 
 
 def _usable(request, list_id: int) -> CheckInList:
-    check_in_list = CheckInList.objects.select_related("event").filter(pk=list_id).first()
-    if check_in_list is None:
-        raise Http404("There is no such check-in list.")
-    if not services.may_use_list(request.user, check_in_list):
-        raise PermissionDenied
-    return check_in_list
+    """The list, through the service's rule on who may use it: unknown is 404, not theirs 403."""
+    try:
+        return services.usable_list(staff_user=request.user, check_in_list_id=list_id)
+    except errors.NotFound as exc:
+        raise Http404(exc.message) from None
+    except errors.NotAllowed:
+        raise PermissionDenied from None
 
 
 def _counts(check_in_list) -> dict:
