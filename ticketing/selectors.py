@@ -267,11 +267,15 @@ def door_events(*, user, now=None) -> list[tuple]:
     ]
 
 
+def admitted_types(*, check_in_list):
+    """The ticket types a list admits: those it names, or (naming none) all of its event's."""
+    named = TicketType.objects.filter(pk__in=check_in_list.ticket_types.values("pk"))
+    return named if named.exists() else TicketType.objects.filter(event_id=check_in_list.event_id)
+
+
 def door_counts(*, check_in_list) -> list[DoorCount]:
     """Per ticket type the list admits: tickets inside (an active entry on the list) of those valid."""
-    types = list(check_in_list.ticket_types.order_by("-priority", "name"))
-    if not types:
-        types = list(TicketType.objects.filter(event_id=check_in_list.event_id).order_by("-priority", "name"))
+    types = list(admitted_types(check_in_list=check_in_list).order_by("-priority", "name"))
     held = dict(
         Ticket.objects.filter(ticket_type__in=types, status__in=Ticket.HELD)
         .values_list("ticket_type")
@@ -323,9 +327,7 @@ def door_offline_data(*, check_in_list, public_key: bytes, now=None) -> dict:
     every ticket of the types it admits, valid or not, with its version, its holder, whether it is
     inside on this list, and its random code's hash."""
     now = now or timezone.now()
-    types = list(check_in_list.ticket_types.order_by("pk").values("id", "name")) or list(
-        TicketType.objects.filter(event_id=check_in_list.event_id).order_by("pk").values("id", "name")
-    )
+    types = list(admitted_types(check_in_list=check_in_list).order_by("pk").values("id", "name"))
     tickets = Ticket.objects.filter(ticket_type_id__in=[t["id"] for t in types])
     total = tickets.count()
     rows = []
