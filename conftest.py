@@ -56,6 +56,16 @@ def door_staff(make_user):
 
 
 @pytest.fixture
+def supervisor(make_user):
+    """Door staff who may also undo a check-in and check a guest in by name."""
+    from ticketing.setup import ensure_door_supervisors_group
+
+    user = make_user(email="lead@example.test", name="Door Lead")
+    user.groups.add(ensure_door_supervisors_group())
+    return user
+
+
+@pytest.fixture
 def admin_user(django_user_model):
     return django_user_model.objects.create_superuser("admin@example.test", "Adm1n-Passw0rd!", name="Admin")
 
@@ -128,6 +138,16 @@ def api():
     from rest_framework.test import APIClient
 
     return APIClient()
+
+
+def buy(user, ticket_type, quantity=1):
+    """The buyer's tickets of the type after one request of quantity, served by the real drain."""
+    from ticketing import services
+    from ticketing.models import Ticket
+
+    services.enqueue_request(user=user, ticket_type_id=ticket_type.pk, quantity=quantity)
+    services.drain_event_queue(event_id=ticket_type.event_id)
+    return list(Ticket.objects.filter(order__user=user, ticket_type=ticket_type).order_by("pk"))
 
 
 def as_user(api, user):

@@ -11,15 +11,6 @@ from ticketing.tests.processes import in_parallel
 pytestmark = pytest.mark.django_db
 
 
-@pytest.fixture
-def supervisor(make_user):
-    from ticketing.setup import ensure_door_supervisors_group
-
-    user = make_user(email="lead@example.test", name="Door Lead")
-    user.groups.add(ensure_door_supervisors_group())
-    return user
-
-
 def test_the_lists_door_staff_may_use_come_with_their_counts(api, door_staff, ticket):
     [listed] = as_user(api, door_staff).get("/api/check-in-lists").json()
     assert (listed["name"], listed["is_default"], listed["event"]["id"]) == (

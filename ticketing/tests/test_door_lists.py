@@ -3,25 +3,11 @@
 import pytest
 from django.db.models import Sum
 
+from conftest import buy
 from ticketing import errors, selectors, services
 from ticketing.models import AuditEntry, CheckIn, CheckInList, Ticket, TicketTypeCounter
 
 pytestmark = pytest.mark.django_db
-
-
-@pytest.fixture
-def supervisor(make_user):
-    from ticketing.setup import ensure_door_supervisors_group
-
-    user = make_user(email="lead@example.test", name="Door Lead")
-    user.groups.add(ensure_door_supervisors_group())
-    return user
-
-
-def buy(user, ticket_type, quantity=1):
-    services.enqueue_request(user=user, ticket_type_id=ticket_type.pk, quantity=quantity)
-    services.drain_event_queue(event_id=ticket_type.event_id)
-    return list(Ticket.objects.filter(order__user=user, ticket_type=ticket_type).order_by("pk"))
 
 
 def snapshot():

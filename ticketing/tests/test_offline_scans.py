@@ -8,19 +8,13 @@ import pytest
 from django.utils import timezone
 from rest_framework.test import APIClient
 
-from conftest import as_user, requires_postgres
+from conftest import as_user, buy, requires_postgres
 from ticketing import services
-from ticketing.models import AuditEntry, CheckIn, CheckInList, Ticket, TicketTypeCounter
+from ticketing.models import AuditEntry, CheckIn, CheckInList, TicketTypeCounter
 from ticketing.services import signing
 from ticketing.tests.processes import in_parallel
 
 pytestmark = pytest.mark.django_db
-
-
-def buy(user, ticket_type, quantity=1):
-    services.enqueue_request(user=user, ticket_type_id=ticket_type.pk, quantity=quantity)
-    services.drain_event_queue(event_id=ticket_type.event_id)
-    return list(Ticket.objects.filter(order__user=user, ticket_type=ticket_type).order_by("pk"))
 
 
 def scan(ticket, nonce, *, minutes_ago=5):
