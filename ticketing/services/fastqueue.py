@@ -2,8 +2,8 @@
 
 Hand-written statements (see fastpath.py for why), each held by tests/test_fastpath.py to the
 plain ORM's answer. A join is two statements on PostgreSQL: the buyer's lock with the type it asks
-for (lock_buyer_and_read_type), then join_queue; a poll is read_own_request and
-queue_counters_ahead.
+for and any request made earlier with its idempotency key (lock_buyer_and_read_type), then
+join_queue; a poll is read_own_request and queue_counters_ahead.
 """
 
 import functools
@@ -158,25 +158,37 @@ _EVENT_FIELDS = (
 _TYPE_FIELDS = ("id", "event_id", "name", "price", "capacity", "sold", "priority", "max_per_request")
 
 
-def lock_buyer_and_read_type(*, user_id: int, ticket_type_id: int) -> tuple[bool, TicketType | None]:
-    """Lock the buyer's row until the transaction ends, and read the ticket type they ask for.
+def lock_buyer_and_read_type(
+    *, user_id: int, ticket_type_id: int, idempotency_key: str | None = None
+) -> tuple[bool, TicketType | None, TicketRequest | None]:
+    """Lock the buyer's row until the transaction ends, and read the ticket type they ask for and
+    the request they already made with this idempotency key.
 
-    Returns (found, ticket_type): found is False when the account is gone or inactive; the type
-    (with its event, and its waiting-list count as `waiting`) is None if there is no such type.
+    Returns (found, ticket_type, earlier): found is False when the account is gone or inactive;
+    the type (with its event, and its waiting-list count as `waiting`) is None if there is no such
+    type; earlier is None without a key or a request made with it. (On PostgreSQL a twin that
+    committed while this statement waited for the lock is not seen: its key's unique constraint
+    then refuses the second insert, and queue.enqueue_request reads the twin after that.)
     """
     with connection.cursor() as cursor:
-        cursor.execute(_lock_and_read_sql(connection.vendor), [ticket_type_id, user_id])
+        cursor.execute(_lock_and_read_sql(connection.vendor), [ticket_type_id, idempotency_key, user_id])
         row = cursor.fetchone()
     if row is None:
-        return False, None
-    n_event, n_type = len(_EVENT_FIELDS), len(_TYPE_FIELDS)
+        return False, None, None
+    n_event, n_type, n_request = len(_EVENT_FIELDS), len(_TYPE_FIELDS), len(_REQUEST_FIELDS)
+    earlier = None
+    if row[-n_request] is not None:
+        earlier = fastpath.from_row(TicketRequest, _REQUEST_FIELDS, row[-n_request:])
     if row[n_event] is None:
-        return True, None
+        return True, None, earlier
     event = fastpath.from_row(Event, _EVENT_FIELDS, row[:n_event])
     ticket_type = fastpath.from_row(TicketType, _TYPE_FIELDS, row[n_event : n_event + n_type])
     ticket_type.event = event
     ticket_type.waiting = int(row[n_event + n_type] or 0)
-    return True, ticket_type
+    return True, ticket_type, earlier
+
+
+_REQUEST_FIELDS = tuple(f.attname for f in TicketRequest._meta.concrete_fields)
 
 
 @functools.cache
@@ -187,13 +199,18 @@ def _lock_and_read_sql(vendor: str) -> str:
     if connection.features.has_select_for_update:
         lock = f" {connection.ops.for_update_sql(of=('u',), no_key=True)}"
     columns = ", ".join(
-        [f"e.{qn(f)}" for f in _EVENT_FIELDS] + [f"t.{qn(f)}" for f in _TYPE_FIELDS] + ["c.waiting"]
+        [f"e.{qn(f)}" for f in _EVENT_FIELDS]
+        + [f"t.{qn(f)}" for f in _TYPE_FIELDS]
+        + ["c.waiting"]
+        + [f"r.{qn(f)}" for f in _REQUEST_FIELDS]
     )
+    # A NULL key matches no request (NULL = NULL is not true).
     return (
         f"SELECT {columns} FROM {qn(get_user_model()._meta.db_table)} u"
         f" LEFT JOIN {qn(TicketType._meta.db_table)} t ON t.id = %s"
         f" LEFT JOIN {qn(Event._meta.db_table)} e ON e.id = t.event_id"
         f" LEFT JOIN {qn(TicketTypeCounter._meta.db_table)} c ON c.ticket_type_id = t.id"
+        f" LEFT JOIN {qn(TicketRequest._meta.db_table)} r ON r.user_id = u.id AND r.idempotency_key = %s"
         f" WHERE u.id = %s AND u.is_active{lock}"
     )
 
@@ -216,9 +233,6 @@ def read_own_request(*, user_id: int, request_id: int) -> tuple[bool, TicketRequ
     ticket_request = fastpath.from_row(TicketRequest, _REQUEST_FIELDS, row[1 : 1 + n_request])
     ticket_request.event = fastpath.from_row(Event, _EVENT_FIELDS, row[1 + n_request :])
     return True, ticket_request
-
-
-_REQUEST_FIELDS = tuple(f.attname for f in TicketRequest._meta.concrete_fields)
 
 
 @functools.cache

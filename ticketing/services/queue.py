@@ -50,15 +50,13 @@ def enqueue_request(
             # One buyer's requests are serialized, so parallel requests cannot beat the limit.
             # The same statement checks the account is still active: the API authenticates
             # this call from its token alone, without reading the user.
-            found, ticket_type = fastqueue.lock_buyer_and_read_type(
-                user_id=user.pk, ticket_type_id=ticket_type_id
+            found, ticket_type, earlier = fastqueue.lock_buyer_and_read_type(
+                user_id=user.pk, ticket_type_id=ticket_type_id, idempotency_key=idempotency_key or None
             )
             if not found:
                 raise errors.AccountUnavailable()
-            if idempotency_key:
-                existing = _by_key(user_id=user.pk, key=idempotency_key, asked=asked)
-                if existing is not None:
-                    return existing
+            if earlier is not None:
+                return _same_ask(earlier, asked)
             if ticket_type is None:
                 raise errors.UnknownTicketType(f"There is no ticket type with id {ticket_type_id}.")
             return _create_request(
@@ -77,7 +75,12 @@ def enqueue_request(
 
 def _by_key(*, user_id: int, key: str, asked: dict) -> TicketRequest | None:
     existing = TicketRequest.objects.filter(user_id=user_id, idempotency_key=key).first()
-    if existing is not None and any(getattr(existing, name) != value for name, value in asked.items()):
+    return None if existing is None else _same_ask(existing, asked)
+
+
+def _same_ask(existing: TicketRequest, asked: dict) -> TicketRequest:
+    """The request an idempotency key first made, unless this call asks for something else."""
+    if any(getattr(existing, name) != value for name, value in asked.items()):
         raise errors.IdempotencyKeyReused()
     return existing
 

@@ -259,18 +259,36 @@ def test_insert_request_audit_writes_what_an_orm_entry_would(make_user, vip):
 def test_lock_buyer_and_read_type_reads_what_the_orm_reads(buyer, vip):
     TicketTypeCounter.objects.create(ticket_type=vip, event_id=vip.event_id, waiting=3)
     with transaction.atomic():
-        found, fast = fastqueue.lock_buyer_and_read_type(user_id=buyer.pk, ticket_type_id=vip.pk)
+        found, fast, earlier = fastqueue.lock_buyer_and_read_type(user_id=buyer.pk, ticket_type_id=vip.pk)
     slow = TicketType.objects.select_related("event").get(pk=vip.pk)
-    assert found and fast.waiting == 3
+    assert found and fast.waiting == 3 and earlier is None
     for name in fastqueue._TYPE_FIELDS:
         assert getattr(fast, name) == getattr(slow, name), name
     for name in fastqueue._EVENT_FIELDS:
         assert getattr(fast.event, name) == getattr(slow.event, name), name
     assert fast.event.sale_opens_at.tzinfo is not None and isinstance(fast.price, Decimal)
-    assert fastqueue.lock_buyer_and_read_type(user_id=buyer.pk, ticket_type_id=10**9) == (True, None)
+    assert fastqueue.lock_buyer_and_read_type(user_id=buyer.pk, ticket_type_id=10**9) == (True, None, None)
     type(buyer).objects.filter(pk=buyer.pk).update(is_active=False)
-    assert fastqueue.lock_buyer_and_read_type(user_id=buyer.pk, ticket_type_id=vip.pk) == (False, None)
+    assert fastqueue.lock_buyer_and_read_type(user_id=buyer.pk, ticket_type_id=vip.pk) == (False, None, None)
     assert Event.objects.count() == 1
+
+
+def test_lock_buyer_and_read_type_finds_the_request_its_key_made(buyer, vip, other_buyer):
+    made = services.enqueue_request(user=buyer, ticket_type_id=vip.pk, quantity=2, idempotency_key="k-1")
+    services.enqueue_request(user=other_buyer, ticket_type_id=vip.pk, quantity=1, idempotency_key="k-2")
+    with transaction.atomic():
+        _, _, earlier = fastqueue.lock_buyer_and_read_type(
+            user_id=buyer.pk, ticket_type_id=10**9, idempotency_key="k-1"
+        )
+        _, _, none_without_key = fastqueue.lock_buyer_and_read_type(user_id=buyer.pk, ticket_type_id=vip.pk)
+        _, _, not_anothers = fastqueue.lock_buyer_and_read_type(
+            user_id=buyer.pk, ticket_type_id=vip.pk, idempotency_key="k-2"
+        )
+    slow = TicketRequest.objects.get(user=buyer, idempotency_key="k-1")
+    assert earlier.pk == made.pk and none_without_key is None and not_anothers is None
+    for name in fastqueue._REQUEST_FIELDS:
+        assert getattr(earlier, name) == getattr(slow, name), name
+    assert earlier.created_at.tzinfo is not None and isinstance(earlier.unit_price, Decimal)
 
 
 def test_shallow_fields_serialize_as_drfs_own_copy(buyer, vip):
