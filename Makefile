@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 PORT ?= 8000
 export PORT
 
-.PHONY: run test lint format bench setup clean vendor
+.PHONY: run dev test lint format bench setup clean vendor
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -22,12 +22,23 @@ $(VENV)/.dev: requirements.txt requirements-dev.txt | $(BIN)/python
 .env:
 	cp .env.example .env
 
-setup: $(VENV)/.runtime .env
+# The site's secret key, made once and kept (the environment's SECRET_KEY wins over it).
+var/secret-key: | $(BIN)/python
+	mkdir -p var
+	$(BIN)/python -c "import os, secrets; fd = os.open('$@', os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600); os.write(fd, secrets.token_urlsafe(50).encode())"
+
+setup: $(VENV)/.runtime .env var/secret-key
 	$(BIN)/python manage.py migrate --noinput
+	$(BIN)/python manage.py collectstatic --noinput -v 0
 	$(BIN)/python manage.py seed_demo
 
+# Production settings (DEBUG off) on this machine's loopback address, web and task cluster together.
 run: setup
 	$(BIN)/python manage.py serve --port $(PORT)
+
+# Development: DEBUG on (Django's error pages) and runserver reloading on every code change.
+dev: setup
+	DEBUG=true $(BIN)/python manage.py serve --dev --reload --port $(PORT)
 
 test: $(VENV)/.dev
 	$(BIN)/pytest

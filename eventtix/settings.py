@@ -20,25 +20,29 @@ DATA_DIR.mkdir(parents=True, exist_ok=True)
 DEBUG = env.bool("DEBUG", default=False)
 
 
-def _dev_secret_key() -> str:
+# `make setup` writes a random key here; an environment's SECRET_KEY wins over it.
+SECRET_KEY_FILE = DATA_DIR / "secret-key"
+
+
+def _secret_from_file(*, create: bool) -> str:
     # One key shared by every local process (web workers and the cluster sign and read the same JWTs).
-    path = DATA_DIR / "dev-secret-key"
-    if not path.exists():
-        path.write_text(secrets.token_urlsafe(50))
-    return path.read_text().strip()
+    if create and not SECRET_KEY_FILE.exists():
+        SECRET_KEY_FILE.touch(mode=0o600)
+        SECRET_KEY_FILE.write_text(secrets.token_urlsafe(50))
+    return SECRET_KEY_FILE.read_text().strip() if SECRET_KEY_FILE.exists() else ""
 
 
 def _is_weak_secret(value: str) -> bool:
     return len(value) < 50 or len(set(value)) < 5 or value.startswith("django-insecure")
 
 
-SECRET_KEY = env("SECRET_KEY", default="")
-if not SECRET_KEY and DEBUG:
-    SECRET_KEY = _dev_secret_key()
+# Production has no default: without SECRET_KEY or the file `make setup` writes, start-up fails.
+SECRET_KEY = env("SECRET_KEY", default="") or _secret_from_file(create=DEBUG)
 if not DEBUG and _is_weak_secret(SECRET_KEY):
     raise ImproperlyConfigured(
         "SECRET_KEY is missing or weak. With DEBUG off, set SECRET_KEY to at least 50 random "
-        'characters, e.g. python -c "import secrets; print(secrets.token_urlsafe(50))"'
+        'characters, e.g. python -c "import secrets; print(secrets.token_urlsafe(50))", '
+        f"or run `make setup`, which writes one to {SECRET_KEY_FILE}."
     )
 
 ALLOWED_HOSTS = env.list("ALLOWED_HOSTS", default=["localhost", "127.0.0.1", "[::1]"])
@@ -58,6 +62,7 @@ INSTALLED_APPS = [
     "drf_spectacular",
     "drf_spectacular_sidecar",
     "django_htmx",
+    "csp",
     "django_q",
     "accounts",
     "events",
@@ -72,8 +77,10 @@ MIDDLEWARE = [
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "eventtix.headers.PrivatePagesMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    "csp.middleware.CSPMiddleware",
     "django_htmx.middleware.HtmxMiddleware",
     "eventtix.middleware.BusyDatabaseMiddleware",
     "eventtix.middleware.ShedLoadMiddleware",
@@ -320,18 +327,42 @@ else:
     # 50 ms polling keeps enqueue-to-start latency well under 100 ms at negligible cost.
     Q_CLUSTER["poll"] = env.float("Q_POLL", default=0.05)
 
-# Production hardening; all of these hold whenever DEBUG is off.
+# Production hardening; all of these hold whenever DEBUG is off. `manage.py serve` bound to a
+# loopback address sets PLAIN_HTTP (nobody else can reach it, and it has no certificate): no
+# redirect to HTTPS, no HSTS, and cookies that plain HTTP may carry.
+PLAIN_HTTP = env.bool("PLAIN_HTTP", default=False)
 if not DEBUG:
+    SECURE_CONTENT_TYPE_NOSNIFF = True
+    if env.bool("BEHIND_PROXY", default=False):
+        SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
+if not DEBUG and not PLAIN_HTTP:
     SECURE_SSL_REDIRECT = env.bool("SECURE_SSL_REDIRECT", default=True)
     SESSION_COOKIE_SECURE = True
     CSRF_COOKIE_SECURE = True
     SECURE_HSTS_SECONDS = env.int("SECURE_HSTS_SECONDS", default=31536000)
     SECURE_HSTS_INCLUDE_SUBDOMAINS = True
     SECURE_HSTS_PRELOAD = True
-    SECURE_CONTENT_TYPE_NOSNIFF = True
-    if env.bool("BEHIND_PROXY", default=False):
-        SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
 SECURE_REFERRER_POLICY = "same-origin"
+
+# Content-Security-Policy (django-csp): scripts only from this site's own files, no inline script
+# anywhere (pages, the door, Swagger UI's split view, the admin), nothing framed or framing.
+# Styles allow inline `style` attributes: the availability bars' widths and the admin's and Swagger
+# UI's markup use them, and a style cannot run code.
+CONTENT_SECURITY_POLICY = {
+    "DIRECTIVES": {
+        "default-src": ["'self'"],
+        "script-src": ["'self'"],
+        "style-src": ["'self'", "'unsafe-inline'"],
+        # QR codes and Swagger UI's icons are data: images.
+        "img-src": ["'self'", "data:"],
+        "connect-src": ["'self'"],
+        "worker-src": ["'self'"],
+        "object-src": ["'none'"],
+        "base-uri": ["'self'"],
+        "form-action": ["'self'"],
+        "frame-ancestors": ["'none'"],
+    }
+}
 X_FRAME_OPTIONS = "DENY"
 
 LOGGING = {

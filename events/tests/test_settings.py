@@ -18,6 +18,7 @@ def run_manage(*args, **env_overrides):
         "DJANGO_SETTINGS_MODULE",
         "SECURE_SSL_REDIRECT",
         "DJANGO_ALLOW_ASYNC_UNSAFE",
+        "PLAIN_HTTP",
     }
     env = {k: v for k, v in os.environ.items() if k not in dropped}
     env.update(DJANGO_SETTINGS_MODULE="eventtix.settings", **env_overrides)
@@ -36,10 +37,42 @@ def test_debug_off_refuses_a_missing_or_weak_secret_key(secret, tmp_path):
 def test_debug_on_generates_and_keeps_a_development_secret(tmp_path):
     first = run_manage("check", DEBUG="true", EVENTTIX_DATA_DIR=str(tmp_path))
     assert first.returncode == 0, first.stderr
-    key = (tmp_path / "dev-secret-key").read_text()
+    key = (tmp_path / "secret-key").read_text()
     assert len(key) >= 50
     run_manage("check", DEBUG="true", EVENTTIX_DATA_DIR=str(tmp_path))
-    assert (tmp_path / "dev-secret-key").read_text() == key
+    assert (tmp_path / "secret-key").read_text() == key
+    assert (tmp_path / "secret-key").stat().st_mode & 0o077 == 0
+
+
+def test_debug_off_reads_the_secret_make_setup_wrote_and_never_writes_one(tmp_path):
+    assert run_manage("check", DEBUG="false", EVENTTIX_DATA_DIR=str(tmp_path)).returncode != 0
+    assert not (tmp_path / "secret-key").exists()
+    (tmp_path / "secret-key").write_text("k9" + "Zq3-x7Lm_Pw2Rt8" * 4)
+    shown = run_manage(
+        "shell",
+        "-c",
+        "from django.conf import settings as s; print(s.DEBUG, s.SECRET_KEY[:2], s.SECURE_SSL_REDIRECT)",
+        DEBUG="false",
+        EVENTTIX_DATA_DIR=str(tmp_path),
+    )
+    assert shown.stdout.splitlines()[-1].split() == ["False", "k9", "True"], shown.stderr
+
+
+def test_plain_http_on_loopback_drops_the_https_only_settings(tmp_path):
+    code = (
+        "from django.conf import settings as s; print(s.SECURE_SSL_REDIRECT, s.SECURE_HSTS_SECONDS,"
+        " s.SESSION_COOKIE_SECURE, s.CSRF_COOKIE_SECURE, s.DEBUG)"
+    )
+    shown = run_manage(
+        "shell",
+        "-c",
+        code,
+        DEBUG="false",
+        PLAIN_HTTP="true",
+        SECRET_KEY="k9" + "Zq3-x7Lm_Pw2Rt8" * 4,
+        EVENTTIX_DATA_DIR=str(tmp_path),
+    )
+    assert shown.stdout.splitlines()[-1].split() == ["False", "0", "False", "False", "False"], shown.stderr
 
 
 def test_check_deploy_is_clean_with_a_strong_secret(tmp_path):

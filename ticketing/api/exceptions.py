@@ -34,3 +34,11 @@ def not_found(request, exception):
     if request.path.startswith("/api/"):
         return JsonResponse({"detail": "Not found.", "code": "not_found"}, status=404)
     return defaults.page_not_found(request, exception)
+
+
+def server_error(request):
+    """The site's 500: JSON under /api/ (an API client gets no HTML page), else the page."""
+    if request.path.startswith("/api/"):
+        detail = "Something went wrong on our side. Please try again; if it keeps happening, tell us."
+        return JsonResponse({"detail": detail, "code": "server_error"}, status=500)
+    return defaults.server_error(request)

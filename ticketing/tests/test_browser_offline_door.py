@@ -25,7 +25,8 @@ def ready_for_offline(page, tickets: int):
     from playwright.sync_api import expect
 
     expect(page.locator("[data-offline-door]")).to_contain_text(f"list of {tickets} tickets", timeout=15000)
-    page.wait_for_function("navigator.serviceWorker.controller !== null", timeout=15000)
+    # A function, not an expression: Playwright would eval an expression, which the CSP forbids.
+    page.wait_for_function("() => navigator.serviceWorker.controller !== null", timeout=15000)
     page.wait_for_timeout(500)  # the worker's copy of the page
 
 

@@ -266,6 +266,11 @@ def test_a_crash_is_a_plain_500_that_leaks_nothing(monkeypatch, admin_user, path
 
     assert response.status_code == 500
     assert_leaks_nothing(response)
+    if path.startswith("/api/"):
+        assert response["Content-Type"] == "application/json"
+        assert response.json()["code"] == "server_error"
+    else:
+        assert response["Content-Type"].startswith("text/html")
 
 
 def test_a_404_lists_no_url_patterns(client):
@@ -283,3 +288,27 @@ def test_a_forged_host_header_is_a_plain_400(client):
     assert response.status_code == 400
     assert "ALLOWED_HOSTS" not in response.content.decode()
     assert_leaks_nothing(response)
+
+
+@pytest.mark.parametrize("path", ["/events/", "/tickets/", "/dashboard/"])
+def test_pages_shown_to_a_logged_in_person_are_never_stored(client, admin_user, path):
+    client.force_login(admin_user)
+
+    response = client.get(path)
+
+    assert response.status_code == 200
+    assert "no-store" in response["Cache-Control"]
+
+
+def test_public_pages_for_visitors_may_be_cached(client, event):
+    assert "no-store" not in client.get("/events/").get("Cache-Control", "")
+
+
+def test_every_page_carries_the_content_security_policy(client):
+    policy = client.get("/events/")["Content-Security-Policy"]
+    directives = dict(part.strip().split(" ", 1) for part in policy.split(";"))
+
+    assert directives["script-src"] == "'self'"
+    assert directives["default-src"] == "'self'"
+    assert directives["frame-ancestors"] == "'none'" and directives["object-src"] == "'none'"
+    assert "unsafe" not in directives["script-src"] + directives["default-src"]

@@ -174,3 +174,50 @@ def test_serve_gives_up_when_its_port_is_taken(start_serve, dev):
     output = serve.output()
     assert ("is the port taken" if not dev else "3 times in a row; giving up") in output, output
     assert "CommandError" in output
+
+
+def test_a_make_run_start_serves_production_pages_without_debug(tmp_path, event):
+    """As `make run` starts it on a fresh clone: production settings, no DEBUG and no SECRET_KEY
+    in the environment (the key is the file `make setup` writes), static files collected."""
+    data = tmp_path / "var"
+    data.mkdir()
+    (data / "secret-key").write_text("k9" + "Zq3-x7Lm_Pw2Rt8" * 4)
+    dropped = {"DEBUG", "SECRET_KEY", "SECURE_SSL_REDIRECT", "PLAIN_HTTP", "DJANGO_ALLOW_ASYNC_UNSAFE"}
+    env = {k: v for k, v in os.environ.items() if k not in dropped}
+    env.update(DJANGO_SETTINGS_MODULE="eventtix.settings", DATABASE_URL=database_url(), Q_WORKERS="1")
+    env.update(EVENTTIX_DATA_DIR=str(data), TRANSACTIONS_CSV=str(tmp_path / "transactions.csv"))
+    manage = [sys.executable, "manage.py"]
+    collected = subprocess.run([*manage, "collectstatic", "--noinput", "-v", "0"], cwd=ROOT, env=env)
+    assert collected.returncode == 0
+    port = free_port()
+    connections.close_all()
+    with open(tmp_path / "serve.log", "w+") as log:
+        proc = subprocess.Popen(
+            [*manage, "serve", "--workers", "1", "--port", str(port)],
+            cwd=ROOT,
+            env=env,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+        try:
+            site = f"http://127.0.0.1:{port}"
+            assert wait_for(lambda: get(f"{site}/api/events")[0] == 200, timeout=30), Path(
+                log.name
+            ).read_text()
+            with urllib.request.urlopen(f"{site}/events/", timeout=10) as response:
+                page = response.read().decode()
+                assert response.url == f"{site}/events/"  # no redirect to HTTPS on loopback
+                assert "script-src 'self'" in response.headers["Content-Security-Policy"]
+            [stylesheet] = [part.split('"')[0] for part in page.split('href="')[1:] if "css/site." in part]
+            assert stylesheet != "/static/css/site.css"  # the collected, hashed copy
+            with urllib.request.urlopen(site + stylesheet, timeout=10) as response:
+                assert response.status == 200 and b"{" in response.read()
+            with pytest.raises(urllib.error.HTTPError) as missing:
+                urllib.request.urlopen(f"{site}/no-such-page/", timeout=10)
+            body = missing.value.read().decode()
+            assert missing.value.code == 404 and "EventTix" in body
+            assert "DEBUG" not in body and "URLconf" not in body
+        finally:
+            proc.send_signal(signal.SIGTERM)
+            proc.wait(30)

@@ -1,5 +1,6 @@
 """`manage.py serve`: the web server and the django-q2 cluster, each restarted whenever it dies."""
 
+import ipaddress
 import os
 import signal
 import socket
@@ -23,6 +24,16 @@ GUNICORN_OPTIONS = [
     # gunicorn 27 opens ~/.gunicorn/gunicorn.ctl by default; two servers would fight over it.
     "--no-control-socket",
 ]
+
+
+def is_loopback(host: str) -> bool:
+    """Whether the address is this machine's own (127.0.0.0/8, ::1 or localhost)."""
+    if host.strip("[]") == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host.strip("[]")).is_loopback
+    except ValueError:
+        return False
 
 
 class Child:
@@ -90,19 +101,25 @@ class Command(BaseCommand):
         parser.add_argument("--host", default="127.0.0.1")
         parser.add_argument("--port", type=int, default=int(os.environ.get("PORT", 8000)))
         parser.add_argument("--workers", type=int, default=(os.cpu_count() or 1) + 1)
+        parser.add_argument("--dev", action="store_true", help="Django's runserver instead of gunicorn.")
         parser.add_argument(
-            "--dev", action="store_true", help="Django's runserver (auto-reload) instead of gunicorn."
+            "--reload", action="store_true", help="With --dev: restart the web server when code changes."
         )
 
     def write(self, line):
         self.stdout.write(line)
         self.stdout.flush()
 
-    def handle(self, *args, host, port, workers, dev, **options):
+    def handle(self, *args, host, port, workers, dev, reload, **options):
         manage = [sys.executable, "manage.py"]
         fds = ()
+        if is_loopback(host):
+            # Only this machine can reach it, over plain HTTP: no HTTPS redirect or Secure-only
+            # cookies for the children (eventtix/settings.py), unless the environment says otherwise.
+            os.environ.setdefault("PLAIN_HTTP", "true")
         if dev or os.name == "nt":  # gunicorn does not run on Windows
-            web = [*manage, "runserver", f"{host}:{port}", "--noreload"]
+            # With --reload, serve's sweep ends the reloader's child with the reloader.
+            web = [*manage, "runserver", f"{host}:{port}", *([] if dev and reload else ["--noreload"])]
         else:
             # serve holds the listening socket: a port clash shows at once, and connections made
             # while gunicorn restarts wait in the backlog instead of being refused.
