@@ -2,6 +2,7 @@ from django.contrib import admin
 from django.urls import include, path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
+from eventtix import throttling
 from ticketing.urls import event_patterns
 
 # The API answers in JSON even for a URL none of its routes match; the pages keep their 404 page.
@@ -12,6 +13,8 @@ admin.site.site_title = "EventTix staff"
 admin.site.index_title = "Events, queues and tickets"
 
 urlpatterns = [
+    # The admin's log-in, throttled as the site's; matched before the admin's own route to it.
+    path("admin/login/", throttling.throttle_page(throttling.LOGIN, standalone=True)(admin.site.login)),
     path("admin/", admin.site.urls),
     path("api/schema/", SpectacularAPIView.as_view(), name="api-schema"),
     path("docs", SpectacularSwaggerView.as_view(url_name="api-schema"), name="api-docs"),
