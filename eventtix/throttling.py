@@ -65,7 +65,7 @@ def email_ident(email) -> str | None:
     if not email:
         return None
     # Hashed: a cache key stays short and plain whatever was typed.
-    return "email-" + hashlib.sha256(email.encode()).hexdigest()[:32]
+    return "email-" + hashlib.sha256(email.encode(errors="surrogatepass")).hexdigest()[:32]
 
 
 def typed_email(request) -> str | None:
