@@ -45,7 +45,9 @@ def typed_username(request, credentials=None) -> str | None:
         email = typed_email(request)
     if not isinstance(email, str) or not email.strip():
         return None
-    return email.strip().lower()
+    # Lower-cased (emails are case-insensitive here), and a lone surrogate, which no account's
+    # email holds, replaced: django-axes hashes the name as UTF-8.
+    return email.strip().lower().encode(errors="surrogatepass").decode(errors="replace")
 
 
 def cool_off_seconds(request=None) -> float:

@@ -1,10 +1,12 @@
 """Account lockout: wrong passwords for one account, from any address and through any door (the
 page log-in, the admin's, the API's), lock it for the cool-off; the right password then works."""
 
+import io
 import time
 from datetime import timedelta
 
 import pytest
+from django.core.management import call_command
 from django.test import Client, override_settings
 from rest_framework.test import APIClient
 
@@ -125,5 +127,15 @@ def test_a_right_password_on_the_api_clears_the_failures(buyer):
     assert api_login(buyer.email, PASSWORD, i=5).status_code == 200
     for i in range(2):
         api_login(buyer.email, i=i)
+
+    assert api_login(buyer.email, PASSWORD, i=6).status_code == 200
+
+
+def test_an_operator_lifts_a_lockout_with_axes_reset_username(buyer):
+    for i in range(3):
+        api_login(buyer.email, i=i)
+    assert api_login(buyer.email, PASSWORD, i=5).status_code == 429
+
+    call_command("axes_reset_username", buyer.email, stdout=io.StringIO())
 
     assert api_login(buyer.email, PASSWORD, i=6).status_code == 200
