@@ -11,7 +11,7 @@ from rest_framework_simplejwt.exceptions import InvalidToken, TokenError
 from rest_framework_simplejwt.serializers import TokenRefreshSerializer
 from rest_framework_simplejwt.tokens import AccessToken, RefreshToken
 
-from accounts import services
+from accounts import lockout, services
 from accounts.serializers import AccessTokenOut, LoginIn, MeOut, RefreshIn, RegisterIn, TokenPairOut, UserOut
 from eventtix.api.schema import ErrorOut, error_responses
 from eventtix.api.throttles import LoginRateThrottle, RegisterRateThrottle
@@ -67,13 +67,17 @@ class LoginView(CredentialsView):
         operation_id="auth_login",
         request=LoginIn,
         responses={200: TokenPairOut, **error_responses(400, 401, 429)},
+        description="Too many wrong passwords for one account lock it for a while, whatever the "
+        "client's address: a 429 with the code `account_locked` and Retry-After.",
     )
     def post(self, request):
         payload = LoginIn(data=request.data)
         payload.is_valid(raise_exception=True)
         user = authenticate(request, **payload.validated_data)
         if user is None:
+            lockout.refuse_if_locked_out(request)
             raise AuthenticationFailed("Incorrect email or password.", code="invalid_credentials")
+        lockout.forget_failures(request, user)
         refresh = RefreshToken.for_user(user)
         tokens = {**token_body(refresh.access_token), "refresh_token": str(refresh)}
         return Response(TokenPairOut(tokens).data)

@@ -3,12 +3,23 @@ from django.urls import path
 
 from accounts import views
 from accounts.forms import LoginForm
+from eventtix import throttling
 
 urlpatterns = [
-    path("login/", auth_views.LoginView.as_view(authentication_form=LoginForm), name="login"),
+    path(
+        "login/",
+        throttling.throttle_page(throttling.LOGIN)(
+            auth_views.LoginView.as_view(authentication_form=LoginForm)
+        ),
+        name="login",
+    ),
     path("logout/", auth_views.LogoutView.as_view(), name="logout"),
     path("register/", views.register, name="register"),
-    path("password-reset/", auth_views.PasswordResetView.as_view(), name="password_reset"),
+    path(
+        "password-reset/",
+        throttling.throttle_page(throttling.PASSWORD_RESET)(auth_views.PasswordResetView.as_view()),
+        name="password_reset",
+    ),
     path("password-reset/sent/", auth_views.PasswordResetDoneView.as_view(), name="password_reset_done"),
     path(
         "password-reset/<uidb64>/<token>/",

@@ -8,6 +8,7 @@ from django.utils.http import url_has_allowed_host_and_scheme
 
 from accounts.forms import RegisterForm
 from accounts.services import register_user
+from eventtix.throttling import REGISTER, throttle_page
 
 
 def _next_url(request) -> str:
@@ -19,6 +20,7 @@ def _next_url(request) -> str:
     return resolve_url(settings.LOGIN_REDIRECT_URL)
 
 
+@throttle_page(REGISTER)
 def register(request):
     if request.user.is_authenticated:
         return redirect(_next_url(request))

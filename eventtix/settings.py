@@ -64,6 +64,7 @@ INSTALLED_APPS = [
     "django_htmx",
     "csp",
     "django_q",
+    "axes",
     "accounts",
     "events",
     "ticketing",
@@ -84,6 +85,8 @@ MIDDLEWARE = [
     "django_htmx.middleware.HtmxMiddleware",
     "eventtix.middleware.BusyDatabaseMiddleware",
     "eventtix.middleware.ShedLoadMiddleware",
+    # Last, as django-axes asks: it turns a locked-out page log-in into the 429 page.
+    "axes.middleware.AxesMiddleware",
 ]
 
 ROOT_URLCONF = "eventtix.urls"
@@ -145,6 +148,12 @@ LOGIN_URL = "login"
 LOGIN_REDIRECT_URL = "events:list"
 LOGOUT_REDIRECT_URL = "events:list"
 
+# The lockout backend first: a locked-out account is refused before its password is checked.
+AUTHENTICATION_BACKENDS = [
+    "accounts.backends.LockoutBackend",
+    "django.contrib.auth.backends.ModelBackend",
+]
+
 AUTH_PASSWORD_VALIDATORS = [
     # A password like the account's name or email is refused (Django's default list has no `name`).
     {
@@ -182,6 +191,30 @@ else:
             "OPTIONS": {"MAX_ENTRIES": 10000},
         }
     }
+
+# Account lockout (django-axes): wrong passwords are counted per account (the email typed,
+# whatever its case), from any address, on the page log-in, the admin's and the API's. Counts
+# live in the cache, not in a table written at every failure. With Redis down the cache counts in
+# each process's memory, so lockouts still happen, per process (README, "Limits and lockout").
+AXES_HANDLER = "accounts.lockout.CacheHandler"  # django-axes's cache handler
+AXES_LOCKOUT_PARAMETERS = ["username"]
+AXES_FAILURE_LIMIT = env.int("LOCKOUT_FAILURES", default=10)
+AXES_COOLOFF_TIME = timedelta(minutes=env.int("LOCKOUT_MINUTES", default=15))
+# Tries during a lockout do not prolong it: the owner gets in once the cool-off has passed.
+AXES_RESET_COOL_OFF_ON_FAILURE_DURING_LOCKOUT = False
+AXES_RESET_ON_SUCCESS = True
+AXES_USERNAME_FORM_FIELD = "email"
+AXES_USERNAME_CALLABLE = "accounts.lockout.typed_username"
+AXES_CLIENT_IP_CALLABLE = "eventtix.throttling.client_address"
+AXES_LOCKOUT_CALLABLE = "accounts.lockout.lockout_response"
+AXES_ENABLE_ADMIN = False  # its admin pages show the database handler's rows, which are not written
+SILENCED_SYSTEM_CHECKS = [
+    # Locking by account alone is the point: an address is limited by the log-in throttle.
+    "axes.W006",
+]
+if not REDIS_URL:
+    # The file cache's counts are not atomic: parallel failures may count once (as the throttles).
+    SILENCED_SYSTEM_CHECKS.append("axes.W001")
 
 LANGUAGE_CODE = "en-us"
 TIME_ZONE = env("TIME_ZONE", default="UTC")
@@ -240,6 +273,8 @@ REST_FRAMEWORK = {
     "DEFAULT_THROTTLE_RATES": {
         "login": env("THROTTLE_LOGIN", default="10/min"),
         "register": env("THROTTLE_REGISTER", default="5/min"),
+        "register_day": env("THROTTLE_REGISTER_DAY", default="20/day"),
+        "password_reset": env("THROTTLE_PASSWORD_RESET", default="5/hour"),
         "ticket_requests": env("THROTTLE_TICKET_REQUESTS", default="30/min"),
         "verify": env("THROTTLE_VERIFY", default="60/min"),
     },

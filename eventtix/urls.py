@@ -2,6 +2,7 @@ from django.contrib import admin
 from django.urls import include, path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerSplitView
 
+from eventtix import throttling
 from ticketing.urls import event_patterns
 
 # The API answers in JSON even for a URL none of its routes match; the pages keep their 404 page.
@@ -13,6 +14,8 @@ admin.site.site_title = "EventTix staff"
 admin.site.index_title = "Events, queues and tickets"
 
 urlpatterns = [
+    # The admin's log-in, throttled as the site's; matched before the admin's own route to it.
+    path("admin/login/", throttling.throttle_page(throttling.LOGIN, standalone=True)(admin.site.login)),
     path("admin/", admin.site.urls),
     path("api/schema/", SpectacularAPIView.as_view(), name="api-schema"),
     # The split view serves Swagger UI's set-up script as a file, as the CSP requires (no inline script).

@@ -2,9 +2,9 @@
 
 from rest_framework.permissions import SAFE_METHODS
 from rest_framework.settings import api_settings
-from rest_framework.throttling import SimpleRateThrottle
+from rest_framework.throttling import BaseThrottle, SimpleRateThrottle
 
-from eventtix.cache import count
+from eventtix import throttling
 
 
 class ScopeRateThrottle(SimpleRateThrottle):
@@ -26,14 +26,18 @@ class ScopeRateThrottle(SimpleRateThrottle):
         self.key = self.get_cache_key(request, view)
         if self.key is None:
             return True
-        self.now = self.timer()
-        window = int(self.now // self.duration)
-        self.window_ends = (window + 1) * self.duration
-        key = f"{self.key}:{window}"
-        return count(self.cache, key, timeout=self.duration + 1) <= self.num_requests
+        verdict = throttling.count_in_window(
+            self.key,
+            num_requests=self.num_requests,
+            duration=self.duration,
+            cache=self.cache,
+            now=self.timer(),
+        )
+        self.wait_seconds = verdict.wait
+        return verdict.allowed
 
     def wait(self):
-        return max(0.0, self.window_ends - self.now)
+        return self.wait_seconds
 
     def get_cache_key(self, request, view):
         if request.user and request.user.is_authenticated:
@@ -43,18 +47,36 @@ class ScopeRateThrottle(SimpleRateThrottle):
         return self.cache_format % {"scope": self.scope, "ident": ident}
 
 
-class LoginRateThrottle(ScopeRateThrottle):
-    scope = "login"
+class RuleThrottle(BaseThrottle):
+    """Counts a request by one of eventtix.throttling's rules, the same rule its page uses."""
+
+    rule: throttling.Rule
+
+    def allow_request(self, request, view):
+        verdict = self.rule.check(request)
+        self.wait_seconds = verdict.wait
+        return verdict.allowed
+
+    def wait(self):
+        return self.wait_seconds
 
 
-class RegisterRateThrottle(ScopeRateThrottle):
-    scope = "register"
+class LoginRateThrottle(RuleThrottle):
+    """Per client address and per email address typed."""
+
+    rule = throttling.LOGIN
 
 
-class TicketRequestRateThrottle(ScopeRateThrottle):
-    """Limits new ticket requests; reading one's own requests is not counted."""
+class RegisterRateThrottle(RuleThrottle):
+    """Per client address, per minute and per day."""
 
-    scope = "ticket_requests"
+    rule = throttling.REGISTER
+
+
+class TicketRequestRateThrottle(RuleThrottle):
+    """Limits new ticket requests per buyer; reading one's own requests is not counted."""
+
+    rule = throttling.TICKET_REQUESTS
 
     def allow_request(self, request, view):
         if request.method in SAFE_METHODS:

@@ -92,6 +92,8 @@ PAGES = [
     ("GET",    "/accounts/password-reset/sent/",         200,     200,   200,   200,   200),
     ("GET",    "/accounts/password-reset/{a_uid}/{bad_token}/", 200, 200, 200, 200,   200),
     ("GET",    "/accounts/password-reset/done/",         200,     200,   200,   200,   200),
+    ("GET",    "/admin/login/",                          200,     200,   200,   200,   302),
+    ("POST",   "/admin/login/",                          200,     200,   200,   200,   200),
     ("GET",    "/admin/",                                302,     302,   302,   302,   200),
     ("GET",    "/admin/ticketing/ticket/",               302,     302,   302,   302,   200),
     ("GET",    "/admin/ticketing/ticket/{ticket_pk}/change/", 302, 302, 302,   302,   200),

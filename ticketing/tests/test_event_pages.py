@@ -4,9 +4,12 @@ import re
 from datetime import timedelta
 
 import pytest
-from django.test import Client
+from django.conf import settings
+from django.test import Client, override_settings
 from django.urls import reverse
+from rest_framework.test import APIClient
 
+from conftest import as_user
 from events.models import TicketType
 from ticketing.models import TicketRequest
 
@@ -186,3 +189,36 @@ def test_the_form_itself_refuses_a_quantity_over_the_chosen_types_limit(
     assert response.context["form"].errors["quantity"] == [
         "You can ask for 1 to 2 Regular tickets at a time."
     ]
+
+
+def request_rate(rate):
+    rates = {**settings.REST_FRAMEWORK["DEFAULT_THROTTLE_RATES"], "ticket_requests": rate}
+    return override_settings(REST_FRAMEWORK={**settings.REST_FRAMEWORK, "DEFAULT_THROTTLE_RATES": rates})
+
+
+def test_request_form_past_the_limit_gets_the_429_page_and_queues_nothing(client, buyer, event, regular):
+    client.force_login(buyer)
+    with request_rate("2/min"):
+        statuses = [ask(client, event, regular, idempotency_key=f"form-{n}").status_code for n in range(2)]
+        blocked = ask(client, event, regular, idempotency_key="form-3")
+        shown = client.get(reverse("events:detail", args=[event.pk]))
+        api = as_user(APIClient(), buyer).post(
+            "/api/ticket-requests", {"ticket_type_id": regular.pk, "quantity": 1}, format="json"
+        )
+
+    assert statuses == [302, 302]
+    assert blocked.status_code == 429 and 0 < int(blocked["Retry-After"]) <= 60
+    assert "Too many attempts. Try again in 1 minute." in blocked.content.decode()
+    assert TicketRequest.objects.count() == 2
+    assert shown.status_code == 200, "showing the event page is not counted"
+    assert api.status_code == 429, "the page and the API share the buyer's allowance"
+
+
+def test_request_form_is_counted_per_buyer(client, buyer, other_buyer, event, regular):
+    with request_rate("1/min"):
+        client.force_login(buyer)
+        first = ask(client, event, regular, idempotency_key="a")
+        client.force_login(other_buyer)
+        other = ask(client, event, regular, idempotency_key="b")
+
+    assert (first.status_code, other.status_code) == (302, 302)

@@ -12,9 +12,11 @@ import subprocess
 import time
 
 import pytest
+from django.conf import settings
 from django.core.cache import cache, caches
-from django.test import override_settings
+from django.test import Client, override_settings
 from django_q.conf import Conf
+from rest_framework.test import APIClient
 
 from conftest import as_user
 from eventtix.cache import FailSoftRedisCache, count
@@ -190,3 +192,32 @@ def test_with_redis_down_a_wake_up_marker_holds_back_only_for_a_moment(site_on, 
     time.sleep(0.3)  # past LOCAL_WAKE_TTL, with no drain having cleared the marker
     assert wakeups.request_drain(vip.event_id) is True
     assert len(queued) == 2
+
+
+def test_with_redis_down_lockouts_and_page_throttles_still_count_in_memory(site_on, buyer):
+    # Fail safe (README, "Limits and lockout"): each process counts on in its own memory, so a
+    # lockout and a throttle still stop a guesser, per process, instead of failing open.
+    site_on.kill()
+    body = {"email": buyer.email, "password": "wrong"}
+    with override_settings(AXES_FAILURE_LIMIT=3):
+        statuses = [
+            APIClient(REMOTE_ADDR=f"203.0.113.{i}").post("/api/auth/login", body, format="json").status_code
+            for i in range(3)
+        ]
+        right = {"username": buyer.email, "password": "Str0ng-Passw0rd!"}
+        locked_page = Client(REMOTE_ADDR="198.51.100.9").post("/accounts/login/", right)
+    assert statuses == [401, 401, 429]
+    assert locked_page.status_code == 429 and "Too many attempts" in locked_page.content.decode()
+
+    rates = {**settings.REST_FRAMEWORK["DEFAULT_THROTTLE_RATES"], "register": "1/min"}
+    sign_up = {"name": "Bot", "email": "bot@example.test", "password": "B0t-Passw0rd-Str0ng"}
+    with override_settings(REST_FRAMEWORK={**settings.REST_FRAMEWORK, "DEFAULT_THROTTLE_RATES": rates}):
+        first = Client(REMOTE_ADDR="203.0.113.50").post(
+            "/accounts/register/", {**sign_up, "password_again": "B0t-Passw0rd-Str0ng"}
+        )
+        second = Client(REMOTE_ADDR="203.0.113.50").post(
+            "/accounts/register/",
+            {**sign_up, "email": "bot2@example.test", "password_again": "B0t-Passw0rd-Str0ng"},
+        )
+    assert (first.status_code, second.status_code) == (302, 429)
+    assert not caches["default"].redis_available

@@ -5,6 +5,7 @@ from django.shortcuts import get_object_or_404, redirect, render
 
 from events.models import Event
 from eventtix.load import sheddable
+from eventtix.throttling import TICKET_REQUESTS, throttle_page
 from ticketing import selectors, services
 from ticketing.forms import TicketRequestForm
 from ticketing.views.base import attempt
@@ -15,6 +16,7 @@ def event_list(request):
 
 
 @sheddable
+@throttle_page(TICKET_REQUESTS)
 def event_detail(request, pk):
     event = get_object_or_404(Event, pk=pk)
     ticket_types = selectors.ticket_types_with_queue(event_id=event.pk)
