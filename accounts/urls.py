@@ -5,6 +5,8 @@ from accounts import views
 from accounts.forms import LoginForm
 
 urlpatterns = [
+    path("", views.account, name="account"),
+    path("log-out-everywhere/", views.log_out_everywhere, name="log_out_everywhere"),
     path("login/", auth_views.LoginView.as_view(authentication_form=LoginForm), name="login"),
     path("logout/", auth_views.LogoutView.as_view(), name="logout"),
     path("register/", views.register, name="register"),
@@ -12,7 +14,7 @@ urlpatterns = [
     path("password-reset/sent/", auth_views.PasswordResetDoneView.as_view(), name="password_reset_done"),
     path(
         "password-reset/<uidb64>/<token>/",
-        auth_views.PasswordResetConfirmView.as_view(),
+        views.PasswordResetConfirmView.as_view(),
         name="password_reset_confirm",
     ),
     path(
