@@ -1,5 +1,6 @@
 """The API's JWT authentication: simplejwt's, refusing access tokens issued before a revocation."""
 
+from drf_spectacular.contrib.rest_framework_simplejwt import SimpleJWTScheme
 from rest_framework_simplejwt.authentication import JWTAuthentication, JWTStatelessUserAuthentication
 from rest_framework_simplejwt.exceptions import AuthenticationFailed
 from rest_framework_simplejwt.settings import api_settings
@@ -33,3 +34,10 @@ class RevocableStatelessJWTAuthentication(JWTStatelessUserAuthentication):
         if revocation.access_token_revoked(user_id=user_id, issued_at=validated_token.get("iat", 0)):
             _refuse()
         return user
+
+
+class RevocableJWTScheme(SimpleJWTScheme):
+    """The OpenAPI schema's bearer JWT for the revocable authentication (simplejwt's scheme)."""
+
+    target_class = "accounts.authentication.RevocableJWTAuthentication"
+    match_subclasses = True

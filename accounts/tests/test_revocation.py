@@ -252,3 +252,17 @@ def test_the_fast_path_reads_a_cached_mark_without_the_database(buyer, other_buy
     ]
     assert reads == []
     assert revocation.access_token_revoked(user_id=buyer.pk, issued_at=token["iat"]) is True
+
+
+@pytest.mark.parametrize("kind", sorted(DEACTIVATIONS))
+def test_a_reactivated_account_keeps_its_earlier_tokens_and_sessions_ended(world, kind):
+    a = world["users"]["buyer_a"]
+    session = page_session(a)
+    tokens = log_in(a)
+    REVOCATIONS[kind](a, tokens, world["users"]["admin"])
+    a.is_active = True
+    a.save(update_fields=["is_active"])
+
+    assert bearer(tokens["access_token"]).get("/api/auth/me").json()["detail"] == REVOKED
+    assert refresh(tokens["refresh_token"]).status_code == 401
+    assert session.get("/tickets/").status_code == 302
