@@ -1,18 +1,16 @@
-"""The API's account operations: sign-up, JWT log-in and refresh, and who am I."""
+"""The API's account operations: sign-up, JWT log-in, refresh and log-out, and who am I."""
 
-from django.contrib.auth import authenticate, get_user_model
-from drf_spectacular.utils import extend_schema
+from django.contrib.auth import authenticate
+from drf_spectacular.utils import OpenApiResponse, extend_schema
 from rest_framework import status
-from rest_framework.exceptions import AuthenticationFailed
+from rest_framework.exceptions import AuthenticationFailed, PermissionDenied, ValidationError
 from rest_framework.permissions import IsAuthenticated
 from rest_framework.response import Response
 from rest_framework.views import APIView
-from rest_framework_simplejwt.exceptions import InvalidToken, TokenError
-from rest_framework_simplejwt.serializers import TokenRefreshSerializer
 from rest_framework_simplejwt.tokens import AccessToken, RefreshToken
 
 from accounts import lockout, services
-from accounts.serializers import AccessTokenOut, LoginIn, MeOut, RefreshIn, RegisterIn, TokenPairOut, UserOut
+from accounts.serializers import LoginIn, MeOut, RefreshIn, RegisterIn, TokenPairOut, UserOut
 from eventtix.api.schema import ErrorOut, error_responses
 from eventtix.api.throttles import LoginRateThrottle, RegisterRateThrottle
 
@@ -84,28 +82,64 @@ class LoginView(CredentialsView):
 
 
 class RefreshView(CredentialsView):
-    """Exchanges a refresh token for a new access token."""
+    """Exchanges a refresh token for a new access token and a new refresh token."""
 
     @extend_schema(
         tags=[TAG],
         operation_id="auth_refresh",
         request=RefreshIn,
         responses={
-            200: AccessTokenOut,
-            **error_responses(400, s401=(ErrorOut, "The refresh token is invalid or expired.")),
+            200: TokenPairOut,
+            **error_responses(
+                400,
+                s401=(
+                    ErrorOut,
+                    "The refresh token is invalid, expired or revoked; or it was already used, "
+                    "and every token of the account has been revoked.",
+                ),
+            ),
         },
+        description="The refresh token sent is used up: keep the new `refresh_token` for the next "
+        "refresh. Sending a used one again is taken for theft and logs the account out everywhere.",
     )
     def post(self, request):
         payload = RefreshIn(data=request.data)
         payload.is_valid(raise_exception=True)
-        refresh = TokenRefreshSerializer(data={"refresh": payload.validated_data["refresh_token"]})
         try:
-            refresh.is_valid(raise_exception=True)
-        except TokenError as exc:
-            raise InvalidToken(exc.args[0]) from exc
-        except get_user_model().DoesNotExist as exc:
-            raise AuthenticationFailed("No active account found for the given token.") from exc
-        return Response(AccessTokenOut(token_body(AccessToken(refresh.validated_data["access"]))).data)
+            refresh = services.rotate_refresh_token(refresh_token=payload.validated_data["refresh_token"])
+        except services.TokenRefused as exc:
+            raise AuthenticationFailed(str(exc), code="token_not_valid") from exc
+        tokens = {**token_body(refresh.access_token), "refresh_token": str(refresh)}
+        return Response(TokenPairOut(tokens).data)
+
+
+class LogoutView(APIView):
+    """Revokes a refresh token of the caller's, and the access tokens issued to them until now."""
+
+    permission_classes = [IsAuthenticated]
+
+    @extend_schema(
+        tags=[TAG],
+        operation_id="auth_logout",
+        request=RefreshIn,
+        responses={
+            204: OpenApiResponse(description="Logged out."),
+            **error_responses(400, 401, s403=(ErrorOut, "The refresh token is another account's.")),
+        },
+        description="Ends the refresh token given and every access token of the account issued "
+        "until now; other devices keep their refresh tokens and get a new access token with "
+        "their next refresh. The page sessions stay; the account page logs out everywhere.",
+    )
+    def post(self, request):
+        payload = RefreshIn(data=request.data)
+        payload.is_valid(raise_exception=True)
+        try:
+            services.log_out(user=request.user, refresh_token=payload.validated_data["refresh_token"])
+        except services.TokenRefused as exc:
+            raise ValidationError({"refresh_token": [str(exc)]}) from exc
+        except services.NotYourToken as exc:
+            raise PermissionDenied(str(exc)) from exc
+        return Response(status=status.HTTP_204_NO_CONTENT)
 
 
 class MeView(APIView):

@@ -1,7 +1,10 @@
 """Forms of the account pages; the rules themselves are in accounts.services."""
 
 from django import forms
+from django.contrib.auth import forms as auth_forms
 from django.contrib.auth.forms import AuthenticationForm
+
+from accounts.services import revoke_all_sessions
 
 
 class LoginForm(AuthenticationForm):
@@ -38,3 +41,26 @@ class RegisterForm(forms.Form):
         if cleaned.get("password") and cleaned.get("password") != cleaned.get("password_again"):
             self.add_error("password_again", "The two passwords differ.")
         return cleaned
+
+
+class RevokingSaveMixin:
+    """A password form whose save also logs the user out everywhere (a new password ends every
+    session and token the old one opened)."""
+
+    def save(self, commit=True):
+        user = super().save(commit=commit)
+        if commit:
+            revoke_all_sessions(user=user)
+        return user
+
+
+class PasswordChangeForm(RevokingSaveMixin, auth_forms.PasswordChangeForm):
+    pass
+
+
+class ResetPasswordForm(RevokingSaveMixin, auth_forms.SetPasswordForm):
+    pass
+
+
+class AdminPasswordChangeForm(RevokingSaveMixin, auth_forms.AdminPasswordChangeForm):
+    pass

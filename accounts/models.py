@@ -1,8 +1,10 @@
+from django.conf import settings
 from django.contrib.auth.base_user import AbstractBaseUser, BaseUserManager
 from django.contrib.auth.models import PermissionsMixin
 from django.db import models
 from django.db.models.functions import Lower
 from django.utils import timezone
+from django.utils.crypto import salted_hmac
 
 
 class UserManager(BaseUserManager):
@@ -39,6 +41,11 @@ class User(AbstractBaseUser, PermissionsMixin):
     is_staff = models.BooleanField(default=False, help_text="Can log in to the admin and see staff pages.")
     is_active = models.BooleanField(default=True)
     date_joined = models.DateTimeField(default=timezone.now)
+    # Moved by accounts.services.revoke_all_sessions: tokens issued before it, and every page
+    # session opened before it, are refused.
+    tokens_valid_after = models.DateTimeField(null=True, blank=True, editable=False)
+    # Moved by every revocation, an API log-out too: access tokens issued before it are refused.
+    access_tokens_valid_after = models.DateTimeField(null=True, blank=True, editable=False, db_index=True)
 
     objects = UserManager()
 
@@ -67,3 +74,23 @@ class User(AbstractBaseUser, PermissionsMixin):
 
     def get_short_name(self):
         return self.name
+
+    def get_session_auth_hash(self):
+        # The mark is part of the hash Django checks every session against, so moving it ends
+        # every session opened before; a never-revoked account keeps Django's own hash.
+        if self.tokens_valid_after is None:
+            return super().get_session_auth_hash()
+        return self._hash_with_mark(settings.SECRET_KEY)
+
+    def get_session_auth_fallback_hash(self):
+        if self.tokens_valid_after is None:
+            yield from super().get_session_auth_fallback_hash()
+            return
+        for secret in settings.SECRET_KEY_FALLBACKS:
+            yield self._hash_with_mark(secret)
+
+    def _hash_with_mark(self, secret):
+        value = f"{self.password}|{self.tokens_valid_after.isoformat()}"
+        return salted_hmac(
+            "accounts.User.session_auth_hash", value, secret=secret, algorithm="sha256"
+        ).hexdigest()

@@ -50,4 +50,7 @@ class AccessTokenOut(serializers.Serializer):
 
 
 class TokenPairOut(AccessTokenOut):
-    refresh_token = serializers.CharField(help_text="Send to /api/auth/refresh for a new access token.")
+    refresh_token = serializers.CharField(
+        help_text="Send to /api/auth/refresh for a new access token and a new refresh token: "
+        "each refresh token is used once."
+    )

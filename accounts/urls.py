@@ -6,6 +6,8 @@ from accounts.forms import LoginForm
 from eventtix import throttling
 
 urlpatterns = [
+    path("", views.account, name="account"),
+    path("log-out-everywhere/", views.log_out_everywhere, name="log_out_everywhere"),
     path(
         "login/",
         throttling.throttle_page(throttling.LOGIN)(
@@ -23,7 +25,7 @@ urlpatterns = [
     path("password-reset/sent/", auth_views.PasswordResetDoneView.as_view(), name="password_reset_done"),
     path(
         "password-reset/<uidb64>/<token>/",
-        auth_views.PasswordResetConfirmView.as_view(),
+        views.PasswordResetConfirmView.as_view(),
         name="password_reset_confirm",
     ),
     path(

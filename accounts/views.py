@@ -1,13 +1,17 @@
-"""Sign-up; log-in, log-out and password reset are Django's own views."""
+"""Sign-up and the account page; log-in, log-out and password reset are Django's own views."""
 
 from django.conf import settings
-from django.contrib.auth import login
+from django.contrib import messages
+from django.contrib.auth import login, logout, update_session_auth_hash
+from django.contrib.auth import views as auth_views
+from django.contrib.auth.decorators import login_required
 from django.core.exceptions import ValidationError
 from django.shortcuts import redirect, render, resolve_url
 from django.utils.http import url_has_allowed_host_and_scheme
+from django.views.decorators.http import require_POST
 
-from accounts.forms import RegisterForm
-from accounts.services import register_user
+from accounts.forms import PasswordChangeForm, RegisterForm, ResetPasswordForm
+from accounts.services import register_user, revoke_all_sessions
 from eventtix.throttling import REGISTER, throttle_page
 
 
@@ -41,3 +45,32 @@ def register(request):
     return render(
         request, "accounts/register.html", {"form": form, "next": _next_url(request)}, status=status
     )
+
+
+@login_required
+def account(request):
+    """The account page: change the password, or log out everywhere."""
+    form = PasswordChangeForm(request.user, request.POST or None)
+    if request.method == "POST" and form.is_valid():
+        user = form.save()  # also ends every other session and every token
+        update_session_auth_hash(request, user)
+        messages.success(request, "Your password was changed; every other session and app was logged out.")
+        return redirect("account")
+    status = 400 if form.errors else 200
+    return render(request, "accounts/account.html", {"form": form}, status=status)
+
+
+@login_required
+@require_POST
+def log_out_everywhere(request):
+    """Ends every session and token of the account, this one too."""
+    revoke_all_sessions(user=request.user)
+    logout(request)
+    messages.success(request, "You were logged out everywhere: every browser and app.")
+    return redirect("login")
+
+
+class PasswordResetConfirmView(auth_views.PasswordResetConfirmView):
+    """Django's, with a form whose save also logs the account out everywhere."""
+
+    form_class = ResetPasswordForm

@@ -9,8 +9,8 @@ from rest_framework.exceptions import NotFound
 from rest_framework.permissions import IsAuthenticated
 from rest_framework.response import Response
 from rest_framework.views import APIView
-from rest_framework_simplejwt.authentication import JWTStatelessUserAuthentication
 
+from accounts.authentication import RevocableStatelessJWTAuthentication
 from eventtix.api.parsers import JSONParser
 from eventtix.api.schema import ErrorOut, error_responses
 from eventtix.api.throttles import TicketRequestRateThrottle
@@ -32,9 +32,9 @@ NO_SUCH_REQUEST = "There is no such ticket request."
 
 def token_trusting_authenticators() -> list:
     """For the on-sale's hottest calls (joining, polling): the token is trusted without reading the
-    user, because the call's own statement checks the account is still active. (The schema
-    generator is given the usual ones: the token is the same bearer JWT.)"""
-    return [JWTStatelessUserAuthentication(), SessionAuthentication()]
+    user, because the call's own statement checks the account is still active; its revocation is
+    checked in the cache. (The schema generator is given the usual ones: the same bearer JWT.)"""
+    return [RevocableStatelessJWTAuthentication(), SessionAuthentication()]
 
 
 def own_request_or_404(*, user, request_id: int):

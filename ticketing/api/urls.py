@@ -8,6 +8,7 @@ urlpatterns = [
     path("auth/register", accounts_api.RegisterView.as_view(), name="api-register"),
     path("auth/login", accounts_api.LoginView.as_view(), name="api-login"),
     path("auth/refresh", accounts_api.RefreshView.as_view(), name="api-refresh"),
+    path("auth/logout", accounts_api.LogoutView.as_view(), name="api-logout"),
     path("auth/me", accounts_api.MeView.as_view(), name="api-me"),
     path("events", events.EventListView.as_view(), name="api-events"),
     path("events/<int:pk>", events.EventDetailView.as_view(), name="api-event"),

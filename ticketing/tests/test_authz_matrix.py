@@ -17,6 +17,7 @@ from django.utils.http import urlsafe_base64_encode
 from rest_framework.test import APIClient
 from rest_framework_simplejwt.tokens import AccessToken, RefreshToken
 
+from accounts import services as account_services
 from ticketing import services
 from ticketing.models import Ticket, TicketRequest
 from ticketing.services import signing
@@ -26,6 +27,7 @@ pytestmark = pytest.mark.django_db
 ROLES = ["anonymous", "buyer_a", "buyer_b", "door_staff", "admin"]
 LOGIN = "login"  # a redirect to the log-in page
 PASSWORD = "Str0ng-Passw0rd!"
+NEW = "An0ther-Passw0rd!"
 
 # fmt: off
 API = [
@@ -33,6 +35,8 @@ API = [
     ("POST",   "/api/auth/register",                     201,     201, 201, 201, 201),
     ("POST",   "/api/auth/login",                        200,     200, 200, 200, 200),
     ("POST",   "/api/auth/refresh",                      200,     200, 200, 200, 200),
+    # Another account's refresh token is refused (A's own is logged out).
+    ("POST",   "/api/auth/logout",                       401,     204, 403, 403, 403),
     ("GET",    "/api/auth/me",                           401,     200, 200, 200, 200),
     ("GET",    "/api/events",                            200,     200, 200, 200, 200),
     ("GET",    "/api/events/{event}",                    200,     200, 200, 200, 200),
@@ -82,6 +86,10 @@ PAGES = [
     ("POST",   "/door/{door_list}/admit/{ticket_pk}/",   LOGIN,   403,   403,   403,   200),
     ("POST",   "/door/{door_list}/undo/{ticket_pk}/",    LOGIN,   403,   403,   403,   200),
     ("GET",    "/dashboard/",                            LOGIN,   403,   403,   403,   200),
+    ("GET",    "/accounts/",                             LOGIN,   200,   200,   200,   200),
+    # Each changes their own password; the admin's old one is not the one sent, hence 400.
+    ("POST",   "/accounts/",                             LOGIN,   302,   302,   302,   400),
+    ("POST",   "/accounts/log-out-everywhere/",          LOGIN,   302,   302,   302,   302),
     ("GET",    "/accounts/login/",                       200,     200,   200,   200,   200),
     ("POST",   "/accounts/login/",                       302,     302,   302,   302,   302),
     ("GET",    "/accounts/register/",                    200,     302,   302,   302,   302),
@@ -129,6 +137,7 @@ def world(buyer, other_buyer, door_staff, admin_user, event, vip, regular):
             "/api/auth/register": {"name": "New", "email": "new@example.test", "password": "N3w-Passw0rd!"},
             "/api/auth/login": {"email": buyer.email, "password": PASSWORD},
             "/api/auth/refresh": {"refresh_token": str(RefreshToken.for_user(buyer))},
+            "/api/auth/logout": {"refresh_token": str(RefreshToken.for_user(buyer))},
             "/api/ticket-requests": {"ticket_type_id": regular.pk, "quantity": 1},
             "/events/{event}/": {"ticket_type": regular.pk, "quantity": 1},
             "/door/{door_list}/": {"code": ticket.qr_token},
@@ -149,6 +158,7 @@ def world(buyer, other_buyer, door_staff, admin_user, event, vip, regular):
                 "password_again": "N3w-Passw0rd!",
             },
             "/accounts/password-reset/": {"email": buyer.email},
+            "/accounts/": {"old_password": PASSWORD, "new_password1": NEW, "new_password2": NEW},
         },
         "ticket": ticket,
         "signed": signing.signed_token(ticket),
@@ -220,6 +230,31 @@ def test_pages_authorization_matrix(world, method, path, role, expected):
     check(world, response, path=path, role=role, expected=expected)
     if response.status_code >= 400 or expected == LOGIN:
         assert snapshot_of_a(a) == before
+
+
+# Every operation that needs a logged-in caller.
+PROTECTED = [(method, path) for method, path, anonymous, *_ in API if anonymous == 401]
+
+
+@pytest.mark.parametrize("role", ROLES[1:])
+@pytest.mark.parametrize("method, path", PROTECTED)
+def test_api_refuses_an_access_token_issued_before_a_revocation(world, method, path, role):
+    user = world["users"][role]
+    token = AccessToken.for_user(user)
+    account_services.revoke_all_sessions(user=user)
+    api = APIClient()
+    api.credentials(HTTP_AUTHORIZATION=f"Bearer {token}")
+    a = world["users"]["buyer_a"]
+    before = snapshot_of_a(a)
+
+    url = path.format(**world["ids"])
+    response = api.generic(
+        method, url, data=_json(world["bodies"].get(path)), content_type="application/json"
+    )
+
+    assert response.status_code == 401, response.content[:500]
+    assert response.json()["detail"] == "This token was revoked; log in again."
+    assert snapshot_of_a(a) == before
 
 
 def _json(body) -> str:

@@ -215,10 +215,11 @@ def test_fuzzed_api_never_fails_and_always_answers_as_its_schema_says(live_serve
         print(f"  {label}: {dict(sorted(statuses.items()))}")
 
     assert not failures, "\n\n".join(failures[:20]) + f"\n\n{len(failures)} failures in all"
-    assert len(answered) == 21, list(answered)
+    assert len(answered) == 22, list(answered)
     # Every operation was reached past authentication and validation at least once ...
     unreached = [label for label, statuses in answered.items() if not any(200 <= s < 300 for s in statuses)]
-    assert not unreached
+    # A successful logout would end the fuzzer's own access token (test_revocation.py covers it).
+    assert unreached in ([], ["POST /api/auth/logout"])
     # ... and nothing was sold beyond what the one drain served (fuzzed requests stay queued).
     assert Ticket.objects.count() == 3
     assert TicketRequest.objects.filter(user=world["user"]).count() > 2
