@@ -24,8 +24,7 @@ $(VENV)/.dev: requirements.txt requirements-dev.txt | $(BIN)/python
 
 # The site's secret key, made once and kept (the environment's SECRET_KEY wins over it).
 var/secret-key: | $(BIN)/python
-	mkdir -p var
-	$(BIN)/python -c "import os, secrets; fd = os.open('$@', os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600); os.write(fd, secrets.token_urlsafe(50).encode())"
+	$(BIN)/python -m eventtix.secret_key $@
 
 setup: $(VENV)/.runtime .env var/secret-key
 	$(BIN)/python manage.py migrate --noinput

@@ -1,12 +1,13 @@
 """EventTix settings, read from the environment and an optional .env file."""
 
-import secrets
 from datetime import timedelta
 from pathlib import Path
 from urllib.parse import urlencode
 
 import environ
 from django.core.exceptions import ImproperlyConfigured
+
+from eventtix import secret_key
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 
@@ -24,20 +25,14 @@ DEBUG = env.bool("DEBUG", default=False)
 SECRET_KEY_FILE = DATA_DIR / "secret-key"
 
 
-def _secret_from_file(*, create: bool) -> str:
-    # One key shared by every local process (web workers and the cluster sign and read the same JWTs).
-    if create and not SECRET_KEY_FILE.exists():
-        SECRET_KEY_FILE.touch(mode=0o600)
-        SECRET_KEY_FILE.write_text(secrets.token_urlsafe(50))
-    return SECRET_KEY_FILE.read_text().strip() if SECRET_KEY_FILE.exists() else ""
-
-
 def _is_weak_secret(value: str) -> bool:
     return len(value) < 50 or len(set(value)) < 5 or value.startswith("django-insecure")
 
 
 # Production has no default: without SECRET_KEY or the file `make setup` writes, start-up fails.
-SECRET_KEY = env("SECRET_KEY", default="") or _secret_from_file(create=DEBUG)
+SECRET_KEY = env("SECRET_KEY", default="")
+if not SECRET_KEY:
+    SECRET_KEY = secret_key.ensure(SECRET_KEY_FILE) if DEBUG else secret_key.read(SECRET_KEY_FILE)
 if not DEBUG and _is_weak_secret(SECRET_KEY):
     raise ImproperlyConfigured(
         "SECRET_KEY is missing or weak. With DEBUG off, set SECRET_KEY to at least 50 random "
