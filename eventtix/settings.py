@@ -77,7 +77,7 @@ MIDDLEWARE = [
     "eventtix.headers.PrivatePagesMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
-    "csp.middleware.CSPMiddleware",
+    "eventtix.headers.ContentSecurityPolicyMiddleware",
     "django_htmx.middleware.HtmxMiddleware",
     "eventtix.middleware.BusyDatabaseMiddleware",
     "eventtix.middleware.ShedLoadMiddleware",
@@ -323,6 +323,9 @@ EVENTTIX_BUSY_RETRY_AFTER_S = env.int("BUSY_RETRY_AFTER_S", default=2)
 # A new ticket request that waited longer than this in the web server's queue is refused at once
 # (503 "overloaded", eventtix/middleware.py) rather than served after its client has given up.
 EVENTTIX_SHED_AFTER_S = env.float("SHED_AFTER_S", default=2.0)
+# `manage.py serve` runs the task cluster at this niceness (0-19): under a crowd the CPU answers
+# buyers first, and the drain and the emails take what is left.
+EVENTTIX_CLUSTER_NICE = env.int("CLUSTER_NICE", default=10)
 
 # django-q2. The ORM broker keeps tasks in the database: a worker killed mid-task has its
 # task delivered again after `retry` seconds, which the idempotent drain tolerates. The Redis

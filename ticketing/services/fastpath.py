@@ -17,6 +17,30 @@ from django.db.models.sql import Query
 from ticketing.models import AuditEntry, Order, TicketRequest, TicketTypeCounter
 
 
+def execute_and_commit(cursor, sql: str, params: list) -> None:
+    """Run the last statement of the outermost transaction and send its COMMIT with it.
+
+    On PostgreSQL both go in one round trip (psycopg's pipeline mode), so the rows the statement
+    locks are held for as long as the server takes, not for as long as a busy web process takes to
+    come back and send the COMMIT: under a crowd, the queue's counter rows were held through
+    that wait and every arrival queued behind them. Django's own COMMIT as the atomic block ends
+    then finds nothing to commit, and its on_commit callbacks run as usual. Nothing may be
+    written after this call in the same block, which must be durable (transaction.atomic(durable=True)).
+    Elsewhere, or inside an enclosing transaction (a test's), it is a plain execute and Django
+    commits as usual.
+    """
+    connection = cursor.db
+    # The caller's own durable block, alone: never a test's enclosing transaction.
+    blocks = connection.atomic_blocks
+    outermost = len(blocks) == 1 and blocks[0].durable and connection.commit_on_exit
+    if connection.vendor != "postgresql" or not outermost:
+        cursor.execute(sql, params)
+        return
+    with connection.wrap_database_errors, connection.connection.pipeline():
+        cursor.execute(sql, params)
+        connection.connection.commit()
+
+
 def insert_rows(model, columns: list[str], rows: list[tuple], *, returning: str = "") -> list[tuple]:
     """INSERT rows (tuples in the order of columns, given as field attnames); the RETURNING rows."""
     if not rows:

@@ -3,7 +3,7 @@
 Hand-written statements (see fastpath.py for why), each held by tests/test_fastpath.py to the
 plain ORM's answer. A join is two statements on PostgreSQL: the buyer's lock with the type it asks
 for and any request made earlier with its idempotency key (lock_buyer_and_read_type), then
-join_queue; a poll is read_own_request and queue_counters_ahead.
+join_queue, sent with the COMMIT; a poll is read_own_request and queue_counters_ahead.
 """
 
 import functools
@@ -13,7 +13,7 @@ from django.db import DEFAULT_DB_ALIAS, connection, connections
 
 from events.models import Event, TicketType
 from ticketing.models import AuditEntry, Order, QueueCounter, TicketRequest, TicketTypeCounter
-from ticketing.services import fastpath
+from ticketing.services import fastpath, places
 
 
 def take_queue_number(*, event_id: int, priority: int, ticket_type_id: int, column: str) -> tuple[int, int]:
@@ -57,39 +57,51 @@ def take_queue_number(*, event_id: int, priority: int, ticket_type_id: int, colu
     return number, int(same + higher)
 
 
-def join_queue(obj: TicketRequest, entry: AuditEntry, *, column: str) -> tuple[int, int, int]:
-    """Add a new request to its queue: take its number (take_queue_number, counting it in its
-    type's counter `column`), insert it with its audit entry, and read the tickets its buyer
-    held before it (tickets_held). Returns (number, ahead, held); obj.seq is the number.
+def join_queue(obj: TicketRequest, entry: AuditEntry, *, column: str, most_held: int) -> tuple:
+    """Add a new request to its queue, unless its buyer already holds more than `most_held`
+    tickets (tickets_held): take its number (take_queue_number, counting it in its type's counter
+    `column`; a waiting-list arrival is counted as skipped in the queue at once), insert it with
+    its audit entry. Returns (number, ahead, held); number and ahead are None, and nothing is
+    written, when the buyer holds too many. obj.seq is the number.
 
-    Call it under the buyer's row lock, which makes `held` true until the commit. On PostgreSQL
-    this is one statement, the join's only write: every part reads the snapshot from before the
-    insert, so `held` leaves out the new request. Elsewhere four.
+    Call it under the buyer's row lock, which makes `held` true until the commit, as the last
+    write of the outermost transaction: on PostgreSQL this is one statement, the join's only write,
+    sent with the COMMIT (fastpath.execute_and_commit), so the counters it locks are free again as
+    soon as the server is done. Every part reads the snapshot from before the insert, so `held`
+    leaves out the new request. Elsewhere four statements.
     """
+    assert column in ("queued", "waiting")
     connection = connections[DEFAULT_DB_ALIAS]
+    skipped = int(column == "waiting")
     if connection.vendor != "postgresql":
         held = tickets_held(user_id=obj.user_id, event_id=obj.event_id)
+        if held > most_held:
+            return None, None, held
         obj.seq, ahead = take_queue_number(
             event_id=obj.event_id, priority=obj.priority, ticket_type_id=obj.ticket_type_id, column=column
         )
         fastpath.insert_with_audit(obj, entry, link="request_id")
+        if skipped:
+            places.count_left(event_id=obj.event_id, by_priority={obj.priority: 1}, how="skipped")
         return obj.seq, ahead, held
-    assert column in ("queued", "waiting")
     fields, values = fastpath.insert_values(obj, connection, leave_out="seq")
     entry_fields, entry_values = fastpath.insert_values(entry, connection, leave_out="request_id")
     with connection.cursor() as cursor:
-        cursor.execute(
+        fastpath.execute_and_commit(
+            cursor,
             _join_sql(column, tuple(f.column for f in fields), tuple(f.column for f in entry_fields)),
-            [obj.ticket_type_id, obj.event_id, int(column == "queued"), int(column == "waiting")]
-            + [obj.event_id, obj.priority]
-            + [obj.user_id, obj.event_id, *TicketRequest.PENDING, obj.user_id, obj.event_id]
+            [obj.user_id, obj.event_id, *TicketRequest.PENDING, obj.user_id, obj.event_id, most_held]
+            + [obj.ticket_type_id, obj.event_id, int(column == "queued"), skipped]
+            + [obj.event_id, obj.priority, skipped, skipped, skipped]
             + [*values, *entry_values, obj.event_id, obj.priority],
         )
-        number, ahead, held, obj.pk, entry.pk = cursor.fetchone()
+        held, number, ahead, obj.pk, entry.pk = cursor.fetchone()
+    # (PostgreSQL sums bigints as numeric: Decimals here.)
+    if number is None:
+        return None, None, int(held)
     obj.seq, entry.request_id = number, obj.pk
     fastpath.mark_saved(obj, connection)
     fastpath.mark_saved(entry, connection)
-    # (PostgreSQL sums bigints as numeric: Decimals here.)
     return number, int(ahead), int(held)
 
 
@@ -101,30 +113,33 @@ def _join_sql(column: str, request_columns: tuple, entry_columns: tuple) -> str:
     requests = qn(TicketRequest._meta.db_table)
     orders = qn(Order._meta.db_table)
     audit = qn(AuditEntry._meta.db_table)
-    # The queue counter's upsert reads its one row from an aggregate over the type counter's, so
-    # the type's row is locked first, the order every writer uses; the request's INSERT reads
-    # its number from the queue counter's, and the audit entry's its id from the request's.
+    # Nothing is written unless the buyer's tickets leave room (`ok`). The queue counter's upsert
+    # reads its one row from the type counter's, so the type's row is locked first, the order
+    # every writer uses; the request's INSERT reads its number from the queue counter's, and the
+    # audit entry's its id from the request's.
     return (
-        f"WITH bumped AS (INSERT INTO {counters}"
-        " (ticket_type_id, event_id, queued, waiting, checked_in, cancelled)"
-        " VALUES (%s, %s, %s, %s, 0, 0) ON CONFLICT (ticket_type_id)"
-        f" DO UPDATE SET {column} = {counters}.{column} + 1 RETURNING 1),"
-        " counted AS (SELECT COUNT(*) FROM bumped),"
-        f" place AS (INSERT INTO {queue} (event_id, priority, arrived, decided, skipped)"
-        " SELECT %s, %s, 1, 0, 0 FROM counted"
-        f" ON CONFLICT (event_id, priority) DO UPDATE SET arrived = {queue}.arrived + 1"
-        " RETURNING arrived, arrived - 1 - decided - skipped AS same),"
-        f" held AS (SELECT (SELECT COALESCE(SUM(quantity), 0) FROM {requests}"
+        f"WITH held AS (SELECT (SELECT COALESCE(SUM(quantity), 0) FROM {requests}"
         "   WHERE user_id = %s AND event_id = %s AND status IN (%s, %s))"
         f"  + (SELECT COALESCE(SUM(active), 0) FROM {orders} WHERE user_id = %s AND event_id = %s) AS n),"
+        " ok AS (SELECT 1 FROM held WHERE n <= %s),"
+        f" bumped AS (INSERT INTO {counters}"
+        " (ticket_type_id, event_id, queued, waiting, checked_in, cancelled)"
+        " SELECT %s, %s, %s, %s, 0, 0 FROM ok ON CONFLICT (ticket_type_id)"
+        f" DO UPDATE SET {column} = {counters}.{column} + 1 RETURNING 1),"
+        f" place AS (INSERT INTO {queue} (event_id, priority, arrived, decided, skipped)"
+        " SELECT %s, %s, 1, 0, %s FROM bumped"
+        f" ON CONFLICT (event_id, priority) DO UPDATE SET arrived = {queue}.arrived + 1,"
+        f" skipped = {queue}.skipped + %s"
+        # `same` as before this arrival's own skip: the places behind a waiting one never count it.
+        " RETURNING arrived, arrived - 1 - decided - skipped + %s AS same),"
         f" new AS (INSERT INTO {requests} ({', '.join(qn(c) for c in request_columns)}, seq)"
         f" SELECT {', '.join(['%s'] * len(request_columns))}, place.arrived FROM place RETURNING id),"
         f" entry AS (INSERT INTO {audit} ({', '.join(qn(c) for c in entry_columns)}, request_id)"
         f" SELECT {', '.join(['%s'] * len(entry_columns))}, new.id FROM new RETURNING request_id, id)"
-        " SELECT place.arrived, place.same"
+        " SELECT held.n, place.arrived, place.same"
         f" + (SELECT COALESCE(SUM(h.arrived - h.decided - h.skipped), 0) FROM {queue} h"
-        "  WHERE h.event_id = %s AND h.priority > %s), held.n, entry.request_id, entry.id"
-        " FROM place, held, entry"
+        "  WHERE h.event_id = %s AND h.priority > %s), entry.request_id, entry.id"
+        " FROM held LEFT JOIN (place CROSS JOIN entry) ON true"
     )
 
 

@@ -17,6 +17,12 @@ def check_ticket_limit(*, event: Event, held: int, quantity: int) -> None:
         )
 
 
+def most_held_before(*, event: Event, quantity: int) -> int:
+    """The most tickets a buyer may hold and still be given `quantity` more (check_ticket_limit's
+    bound, for the statement that joins the queue, which enforces it as it writes)."""
+    return event.max_tickets_per_user - quantity
+
+
 def within_ticket_limit(*, event: Event, held: int, quantity: int) -> bool:
     try:
         check_ticket_limit(event=event, held=held, quantity=quantity)

@@ -113,9 +113,11 @@ def _create_request(
         draw=None if waiting else places.draw_for(event=event, now=now),
         idempotency_key=idempotency_key or None,
     )
-    place, held = ledger.add_request(ticket_request)
-    # Counted as the request was written, under the buyer's lock (one statement on PostgreSQL):
-    # over the limit, this rolls the whole request back.
+    # Counted as the request is written, under the buyer's lock (one statement on PostgreSQL):
+    # over the limit, nothing is written.
+    place, held = ledger.add_request(
+        ticket_request, most_held=limits.most_held_before(event=event, quantity=quantity)
+    )
     limits.check_ticket_limit(event=event, held=held, quantity=quantity)
     # Everyone waiting for the type was there first; everyone still queued is ahead too.
     ticket_request.ahead_on_arrival = ticket_type.waiting if waiting else place.ahead

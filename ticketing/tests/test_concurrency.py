@@ -114,11 +114,10 @@ def try_enqueue(user_id, ticket_type_id, quantity, barrier_at):
     real_join_queue = fastqueue.join_queue
 
     def slow_join_queue(*args, **kwargs):
-        # Widen the window between reading what the buyer holds (as the request is written) and
-        # the commit, so that without the per-user lock every process would read the same total.
-        joined = real_join_queue(*args, **kwargs)
+        # Widen the window between the buyer's lock and the write that reads what they hold (and
+        # commits), so that without the per-user lock every process would read the same total.
         time.sleep(0.2)
-        return joined
+        return real_join_queue(*args, **kwargs)
 
     fastqueue.join_queue = slow_join_queue
     time.sleep(max(0.0, barrier_at - time.time()))

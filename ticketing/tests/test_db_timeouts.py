@@ -10,9 +10,9 @@ from django.db import OperationalError, connection
 from django_q.conf import Conf
 
 from conftest import as_user, requires_postgres
-from ticketing import tasks
+from ticketing import services, tasks
 from ticketing.models import AuditEntry, TicketRequest
-from ticketing.services import wakeups
+from ticketing.services import fastpath, wakeups
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -104,6 +104,35 @@ def test_a_drain_behind_a_held_lock_rolls_back_and_is_queued_again(
     monkeypatch.setattr(Conf, "SYNC", True)
     tasks.drain_event(vip.event_id)
     assert TicketRequest.objects.get().status == TicketRequest.Status.FULFILLED
+
+
+@requires_postgres
+def test_a_join_frees_the_queue_counters_with_its_statement(holder, buyer, vip, monkeypatch):
+    # The join's one write goes with its COMMIT: while the web process is still inside the atomic
+    # block, another connection can already lock the counters and sees the request committed.
+    seen = {}
+    real = fastpath.execute_and_commit
+
+    def then_look(cursor, sql, params):
+        real(cursor, sql, params)
+        seen["counter"] = holder.execute(
+            "SELECT arrived FROM ticketing_queuecounter WHERE event_id = %s FOR UPDATE NOWAIT",
+            [vip.event_id],
+        ).fetchall()
+        seen["type counter"] = holder.execute(
+            "SELECT queued FROM ticketing_tickettypecounter WHERE ticket_type_id = %s FOR UPDATE NOWAIT",
+            [vip.pk],
+        ).fetchall()
+        seen["requests"] = holder.execute(
+            "SELECT count(*) FROM ticketing_ticketrequest WHERE user_id = %s", [buyer.pk]
+        ).fetchone()[0]
+        holder.rollback()
+
+    monkeypatch.setattr(fastpath, "execute_and_commit", then_look)
+    services.enqueue_request(user=buyer, ticket_type_id=vip.pk, quantity=1)
+
+    assert seen == {"counter": [(1,)], "type counter": [(1,)], "requests": 1}
+    assert AuditEntry.objects.filter(kind="queued").count() == 1
 
 
 def test_a_busy_database_is_a_503_for_the_api_and_the_pages(api, client, buyer, vip, monkeypatch):

@@ -12,7 +12,7 @@ from events.models import Event, TicketType
 from ticketing import selectors, services
 from ticketing.api.serializers import TicketRequestOut
 from ticketing.models import AuditEntry, Order, QueueCounter, TicketRequest, TicketTypeCounter
-from ticketing.services import fastpath, fastqueue
+from ticketing.services import fastpath, fastqueue, places
 
 pytestmark = pytest.mark.django_db
 
@@ -190,16 +190,41 @@ def test_join_queue_does_what_its_four_plain_calls_do(buyer, make_user, event, v
             event_id=event.pk, priority=regular.priority, ticket_type_id=regular.pk, column=column
         )
         fastpath.insert_with_audit(plain, plain_entry, link="request_id")
+        if column == "waiting":
+            places.count_left(event_id=event.pk, by_priority={regular.priority: 1}, how="skipped")
         expected = (plain.seq, plain_ahead, held), written(plain, plain_entry)
         transaction.set_rollback(True)
     with transaction.atomic():
         fast, fast_entry = arrival()
-        got = fastqueue.join_queue(fast, fast_entry, column=column)
+        got = fastqueue.join_queue(fast, fast_entry, column=column, most_held=2)
         assert got == expected[0] == (3, 4, 2)
         assert fast.seq == 3 and fast_entry.request_id == fast.pk
         assert not fast._state.adding and not fast_entry._state.adding
         assert written(fast, fast_entry) == expected[1]
         transaction.set_rollback(True)
+
+
+def test_join_queue_writes_nothing_for_a_buyer_over_the_bound(buyer, event, regular):
+    enqueue(buyer, regular, 2)
+    before = (TicketRequest.objects.count(), AuditEntry.objects.count())
+    counters = list(TicketTypeCounter.objects.values_list("queued", "waiting"))
+    queue = list(QueueCounter.objects.values_list("arrived", "decided", "skipped"))
+    request = TicketRequest(
+        user=buyer,
+        event=event,
+        ticket_type=regular,
+        priority=regular.priority,
+        quantity=1,
+        unit_price=regular.price,
+        status="queued",
+    )
+    entry = AuditEntry(kind="queued", event=event, ticket_type=regular, user=buyer, quantity=1)
+
+    assert fastqueue.join_queue(request, entry, column="queued", most_held=1) == (None, None, 2)
+    assert request.pk is None and entry.pk is None
+    assert (TicketRequest.objects.count(), AuditEntry.objects.count()) == before
+    assert list(TicketTypeCounter.objects.values_list("queued", "waiting")) == counters
+    assert list(QueueCounter.objects.values_list("arrived", "decided", "skipped")) == queue
 
 
 def test_bump_type_counters_matches_orm_updates(vip, regular):

@@ -74,14 +74,13 @@ def test_registration_is_throttled_per_client(settings):
 
 @pytest.fixture
 def slow_limit_check(monkeypatch):
-    # Widen the window between reading what the buyer holds (as the request is written) and the
-    # commit, so that without the per-user lock every parallel request would read the same total.
+    # Widen the window between the buyer's lock and the write that reads what they hold (and
+    # commits), so that without the per-user lock every parallel request would read the same total.
     real = fastqueue.join_queue
 
     def slow(*args, **kwargs):
-        joined = real(*args, **kwargs)
         time.sleep(0.2)
-        return joined
+        return real(*args, **kwargs)
 
     monkeypatch.setattr(fastqueue, "join_queue", slow)
 

@@ -123,6 +123,10 @@ def start_serve(tmp_path, settings):
             os.kill(pid, signal.SIGKILL)
 
 
+def niceness(pid: int) -> int:
+    return int(Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[16])
+
+
 def test_serve_restarts_what_dies_and_stops_cleanly(start_serve, buyer, vip):
     port = free_port()
     serve = start_serve("--port", str(port))
@@ -139,6 +143,11 @@ def test_serve_restarts_what_dies_and_stops_cleanly(start_serve, buyer, vip):
 
     assert wait_for(cluster_is_back, timeout=20, interval=0.1), serve.output()
     assert set(answers) == {200}, answers
+    # The cluster gives way to the web server on the CPUs, restarted or not (CLUSTER_NICE).
+    back, web = child(serve.pid, "qcluster", other_than=cluster), child(serve.pid, "gunicorn")
+    assert niceness(back) == min(19, niceness(serve.pid) + 10) and niceness(web) == niceness(serve.pid)
+    if Path(f"/proc/{back}/autogroup").exists():
+        assert Path(f"/proc/{back}/autogroup").read_text().split()[-1] == "10"
     assert "task cluster exited with code -9" in serve.output()
     # The killed cluster's sentinel and workers do not linger beside the new one.
     assert wait_for(lambda: not any(s == cluster for _, s, _ in processes().values()), timeout=10)

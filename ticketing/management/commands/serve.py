@@ -1,5 +1,6 @@
 """`manage.py serve`: the web server and the django-q2 cluster, each restarted whenever it dies."""
 
+import functools
 import ipaddress
 import os
 import signal
@@ -8,6 +9,7 @@ import subprocess
 import sys
 import time
 
+from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
 
 FIRST_DELAY, MAX_DELAY = 0.5, 10.0  # restart back-off, doubling after each exit
@@ -18,7 +20,7 @@ BACKLOG = 2048  # a crowd of new connections waits in the kernel's queue instead
 GUNICORN_OPTIONS = [
     # gunicorn's threaded worker, noting how long each request waits for a thread, so that new
     # ticket requests can be refused fast under overload (eventtix/gunicorn_worker.py).
-    *("--worker-class", "eventtix.gunicorn_worker.ThreadWorker", "--threads", "4"),
+    *("--worker-class", "eventtix.gunicorn_worker.ThreadWorker", "--threads", "12"),
     *("--backlog", str(BACKLOG), "--keep-alive", "5"),
     *("--access-logfile", "-", "--graceful-timeout", "10"),
     # gunicorn 27 opens ~/.gunicorn/gunicorn.ctl by default; two servers would fight over it.
@@ -36,11 +38,27 @@ def is_loopback(host: str) -> bool:
         return False
 
 
+def lower_priority(nice: int) -> None:
+    """In a child about to start: give way to the other processes on the CPUs by `nice` (0-19).
+
+    The child has its own session, and Linux schedules each session as a group of its own
+    (autogroup) that shares the CPUs equally with the others, whatever its processes' niceness:
+    so the group's niceness is lowered too, where the kernel has groups.
+    """
+    os.nice(nice)
+    try:
+        with open("/proc/self/autogroup", "w") as f:
+            f.write(str(nice))
+    except OSError:
+        pass  # not Linux, or no autogroup: the processes' niceness is enough
+
+
 class Child:
     """One child process in its own session, started again with a back-off whenever it exits."""
 
-    def __init__(self, name, args, write, give_up=False, pass_fds=()):
+    def __init__(self, name, args, write, give_up=False, pass_fds=(), nice=0):
         self.name, self.args, self.write, self.give_up, self.pass_fds = name, args, write, give_up, pass_fds
+        self.nice = nice
         self.proc, self.started, self.restart_at = None, 0.0, 0.0
         self.delay, self.quick_exits = 0.0, 0
 
@@ -51,6 +69,8 @@ class Child:
             if now >= self.restart_at:
                 # Own session: Ctrl-C reaches only serve, which stops each child through its main process.
                 own = {"creationflags": subprocess.CREATE_NEW_PROCESS_GROUP} if os.name == "nt" else {}
+                if self.nice and os.name != "nt":
+                    own["preexec_fn"] = functools.partial(lower_priority, self.nice)  # serve has no threads
                 self.proc = subprocess.Popen(self.args, start_new_session=True, pass_fds=self.pass_fds, **own)
                 self.started = now
             return True
@@ -134,7 +154,10 @@ class Command(BaseCommand):
             web = [sys.executable, "-m", "gunicorn", "eventtix.wsgi", "--bind", f"fd://{fds[0]}"]
             web += ["--workers", str(workers), *GUNICORN_OPTIONS]
         web = Child("web server", web, self.write, give_up=True, pass_fds=fds)
-        cluster = Child("task cluster", [*manage, "qcluster"], self.write)
+        # Below the web server in the CPU's queue: on sale day a buyer's answer comes before the
+        # drain's next batch and the emails, which wait a few milliseconds more (CLUSTER_NICE).
+        nice = settings.EVENTTIX_CLUSTER_NICE
+        cluster = Child("task cluster", [*manage, "qcluster"], self.write, nice=nice)
         stopping = False
 
         def stop(signum, frame):

@@ -81,12 +81,14 @@ class CounterConflict(Exception):
 # Requests
 
 
-def add_request(ticket_request: TicketRequest) -> tuple[places.Place, int]:
-    """Record a new request, queued or waiting: give it its place, insert it, count it, audit it.
-    Returns its place and the tickets its buyer held before it (fastqueue.tickets_held).
+def add_request(ticket_request: TicketRequest, *, most_held: int) -> tuple[places.Place | None, int]:
+    """Record a new request, queued or waiting: give it its place, insert it, count it, audit it,
+    unless its buyer already holds more than `most_held` tickets. Returns its place (None when
+    nothing was written) and the tickets its buyer held before it (fastqueue.tickets_held).
 
-    Call under the buyer's row lock, as late as possible in the transaction: the type's counter
-    and then the queue counter stay locked until it ends (the lock order every writer uses).
+    Call under the buyer's row lock, as the last write of the transaction: the type's counter and
+    then the queue counter (the lock order every writer uses) are locked until it ends, and on
+    PostgreSQL the statement goes with the COMMIT (fastqueue.join_queue).
     """
     r = ticket_request
     waiting = r.status == Status.WAITING
@@ -98,10 +100,12 @@ def add_request(ticket_request: TicketRequest) -> tuple[places.Place, int]:
         quantity=r.quantity,
         amount=r.unit_price * r.quantity,
     )
-    number, ahead, held = fastqueue.join_queue(r, entry, column="waiting" if waiting else "queued")
-    if waiting:
-        # It leaves the queue as it joins: the places behind it must not count it.
-        places.count_left(event_id=r.event_id, by_priority={r.priority: 1}, how="skipped")
+    # A waiting-list arrival leaves the queue as it joins: the places behind it never count it.
+    number, ahead, held = fastqueue.join_queue(
+        r, entry, column="waiting" if waiting else "queued", most_held=most_held
+    )
+    if number is None:
+        return None, held
     # A waiting-room arrival (it has a draw) waits for the opening, which wakes the drain itself.
     if not waiting and r.draw is None:
         event_id = r.event_id
