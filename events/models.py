@@ -1,9 +1,29 @@
+import zoneinfo
+
+from babel.numbers import list_currencies
+from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.core.validators import MinValueValidator
 from django.db import models
 from django.db.models import F, Q
 from django.urls import reverse
 from django.utils import timezone
+
+
+def default_time_zone() -> str:
+    return settings.TIME_ZONE
+
+
+def default_currency() -> str:
+    return settings.CURRENCY
+
+
+def time_zone_choices() -> list[tuple[str, str]]:
+    return [(name, name.replace("_", " ")) for name in sorted(zoneinfo.available_timezones())]
+
+
+def currency_choices() -> list[tuple[str, str]]:
+    return [(code, code) for code in sorted(list_currencies())]
 
 
 class SaleState(models.TextChoices):
@@ -40,6 +60,18 @@ class Event(models.Model):
         null=True,
         blank=True,
         help_text="From when requests are taken before the sale opens; empty: only once it opens.",
+    )
+    time_zone = models.CharField(
+        max_length=64,
+        default=default_time_zone,
+        choices=time_zone_choices,
+        help_text="Where the event happens: its dates and sale times are shown in this zone.",
+    )
+    currency = models.CharField(
+        max_length=3,
+        default=default_currency,
+        choices=currency_choices,
+        help_text="The currency of its prices (an ISO 4217 code such as EUR).",
     )
     max_tickets_per_user = models.PositiveSmallIntegerField(default=10, validators=[MinValueValidator(1)])
     cancellation_deadline = models.DateTimeField(

@@ -213,7 +213,10 @@ if not REDIS_URL:
     SILENCED_SYSTEM_CHECKS.append("axes.W001")
 
 LANGUAGE_CODE = "en-us"
+# An event's own time zone (Event.time_zone) defaults to this; pages name the zone of every time.
 TIME_ZONE = env("TIME_ZONE", default="UTC")
+# The currency of an event's prices (Event.currency) unless it names its own (ISO 4217).
+CURRENCY = env("CURRENCY", default="EUR")
 USE_I18N = True
 USE_TZ = True
 

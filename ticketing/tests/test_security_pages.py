@@ -316,7 +316,11 @@ def test_every_page_carries_the_content_security_policy(client):
 
 def test_json_answers_carry_a_policy_that_allows_nothing(client, event):
     # A constant, not django-csp's policy built per answer; the browsable API is a page and gets the page's.
-    assert client.get("/api/events")["Content-Security-Policy"] == "default-src 'none'; frame-ancestors 'none'"
+    assert (
+        client.get("/api/events")["Content-Security-Policy"] == "default-src 'none'; frame-ancestors 'none'"
+    )
     browsable = client.get("/api/events", HTTP_ACCEPT="text/html")["Content-Security-Policy"]
     assert "script-src 'self'" in browsable
-    assert client.get("/door/sw.js")["Content-Security-Policy"] != "default-src 'none'; frame-ancestors 'none'"
+    assert (
+        client.get("/door/sw.js")["Content-Security-Policy"] != "default-src 'none'; frame-ancestors 'none'"
+    )
