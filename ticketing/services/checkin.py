@@ -11,6 +11,7 @@ from datetime import timedelta
 from django.db import IntegrityError, transaction
 from django.db.models import Q
 from django.utils import timezone
+from django.utils.translation import gettext as _
 
 from events.models import Event
 from ticketing import errors
@@ -71,7 +72,7 @@ def check_in_ticket(*, qr_token: str, staff_user, check_in_list_id: int | None =
 def check_in_ticket_by_id(*, ticket_id: int, staff_user, check_in_list_id: int, now=None) -> Ticket:
     """As check_in_ticket, for a ticket found by its holder's name (a lost phone): supervisors only."""
     if not can_fix_check_ins(staff_user):
-        raise errors.NotAllowed("Only door supervisors can check a guest in by name.")
+        raise errors.NotAllowed(_("Only door supervisors can check a guest in by name."))
     return _admit(Q(pk=ticket_id), staff_user=staff_user, check_in_list_id=check_in_list_id, now=now)
 
 
@@ -81,7 +82,9 @@ def let_out(*, qr_token: str, staff_user, check_in_list_id: int, now=None) -> Ti
     with transaction.atomic(durable=True):
         check_in_list = _usable_list(staff_user, check_in_list_id)
         if not check_in_list.allow_reentry:
-            raise errors.TicketingError(f"{check_in_list.name} does not allow re-entry: no exit to record.")
+            raise errors.TicketingError(
+                _("%(name)s does not allow re-entry: no exit to record.") % {"name": check_in_list.name}
+            )
         ticket = _locked_ticket(qr_token, check_in_list)
         entry = _active_entry(ticket, check_in_list)
         if entry is None:
@@ -94,7 +97,7 @@ def undo_check_in(*, ticket_id: int, staff_user, check_in_list_id: int, reason: 
     """Undo a mistaken admission on a list; needs the undo permission."""
     now = now or timezone.now()
     if not can_fix_check_ins(staff_user):
-        raise errors.NotAllowed("Only door supervisors can undo a check-in.")
+        raise errors.NotAllowed(_("Only door supervisors can undo a check-in."))
     with transaction.atomic(durable=True):
         check_in_list = _usable_list(staff_user, check_in_list_id)
         ticket = _locked_ticket(Q(pk=ticket_id), check_in_list)
@@ -110,7 +113,7 @@ def undo_check_in(*, ticket_id: int, staff_user, check_in_list_id: int, reason: 
 def _admit(locator: Q | str, *, staff_user, check_in_list_id, now) -> Ticket:
     now = now or timezone.now()
     if not can_check_in(staff_user):
-        raise errors.NotAllowed("Only door staff can check tickets in.")
+        raise errors.NotAllowed(_("Only door staff can check tickets in."))
     with transaction.atomic(durable=True):
         if check_in_list_id is None:
             ticket = _lock(locator)
@@ -134,22 +137,27 @@ def _admissible(ticket: Ticket, check_in_list: CheckInList) -> None:
         raise errors.TicketCancelled()
     types = set(check_in_list.ticket_types.values_list("pk", flat=True))
     if types and ticket.ticket_type_id not in types:
-        raise errors.NotOnList(f"{ticket.ticket_type.name} tickets are not admitted on {check_in_list.name}.")
+        raise errors.NotOnList(
+            _("%(type)s tickets are not admitted on %(list)s.")
+            % {"type": ticket.ticket_type.name, "list": check_in_list.name}
+        )
 
 
 def usable_list(*, staff_user, check_in_list_id: int) -> CheckInList:
     """The list, if this member of door staff may use it (NotFound, NotAllowed)."""
     if not can_check_in(staff_user):
-        raise errors.NotAllowed("Only door staff can check tickets in.")
+        raise errors.NotAllowed(_("Only door staff can check tickets in."))
     return _usable_list(staff_user, check_in_list_id)
 
 
 def _usable_list(staff_user, check_in_list_id) -> CheckInList:
     check_in_list = CheckInList.objects.select_related("event").filter(pk=check_in_list_id).first()
     if check_in_list is None:
-        raise errors.NotFound("There is no such check-in list.")
+        raise errors.NotFound(_("There is no such check-in list."))
     if not may_use_list(staff_user, check_in_list):
-        raise errors.NotAllowed(f"You are not on the door staff of {check_in_list.name}.")
+        raise errors.NotAllowed(
+            _("You are not on the door staff of %(name)s.") % {"name": check_in_list.name}
+        )
     return check_in_list
 
 
@@ -215,7 +223,7 @@ def record_offline_scans(
     """
     now = now or timezone.now()
     if not can_check_in(staff_user):
-        raise errors.NotAllowed("Only door staff can check tickets in.")
+        raise errors.NotAllowed(_("Only door staff can check tickets in."))
     check_in_list = _usable_list(staff_user, check_in_list_id)
     return [_record_offline(check_in_list, staff_user, device, scan, now) for scan in scans]
 

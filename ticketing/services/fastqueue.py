@@ -167,6 +167,7 @@ _EVENT_FIELDS = (
     "waiting_room_opens_at",
     "max_tickets_per_user",
     "cancelled_at",
+    "time_zone",
 )
 
 

@@ -1,5 +1,7 @@
 """The per-buyer ticket limit: one rule, used by joining the queue and by the drain."""
 
+from django.utils.translation import gettext as _
+
 from events.models import Event
 from ticketing import errors
 
@@ -12,8 +14,11 @@ def check_ticket_limit(*, event: Event, held: int, quantity: int) -> None:
     """
     if held + quantity > event.max_tickets_per_user:
         raise errors.LimitExceeded(
-            f"You can hold at most {event.max_tickets_per_user} tickets for {event.name}; "
-            f"you already have {held} queued, waiting or bought."
+            _(
+                "You can hold at most %(most)s tickets for %(event)s; "
+                "you already have %(held)s queued, waiting or bought."
+            )
+            % {"most": event.max_tickets_per_user, "event": event.name, "held": held}
         )
 
 

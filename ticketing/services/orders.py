@@ -4,7 +4,9 @@ from decimal import Decimal
 
 from django.db import transaction
 from django.utils import timezone
+from django.utils.translation import gettext as _
 
+from events import formatting
 from events.models import Event
 from ticketing import errors
 from ticketing.models import Order, Ticket, TicketRequest
@@ -35,11 +37,11 @@ def cancel_order(
     now = now or timezone.now()
     staff = can_manage_orders(user)
     if refund is not None and not staff:
-        raise errors.NotAllowed("Only staff can record refunds.")
+        raise errors.NotAllowed(_("Only staff can record refunds."))
     with transaction.atomic(durable=True):
         order = Order.objects.select_for_update().filter(pk=order_id).first()
         if order is None or not (staff or order.user_id == user.pk):
-            raise errors.NotFound("There is no such order.")
+            raise errors.NotFound(_("There is no such order."))
         event = Event.objects.get(pk=order.event_id)
         if not staff:
             _check_buyer_may_cancel(event=event, now=now)
@@ -64,11 +66,11 @@ def cancel_order(
 def record_refund(*, user, order_id: int, amount: Decimal, reason: str = "") -> Order:
     """Record money given back on an order (moved outside EventTix); staff only."""
     if not can_manage_orders(user):
-        raise errors.NotAllowed("Only staff can record refunds.")
+        raise errors.NotAllowed(_("Only staff can record refunds."))
     with transaction.atomic(durable=True):
         order = Order.objects.select_for_update().filter(pk=order_id).first()
         if order is None:
-            raise errors.NotFound("There is no such order.")
+            raise errors.NotFound(_("There is no such order."))
         _refund(order=order, amount=amount, reason=reason, actor_id=user.pk)
     order.refresh_from_db()
     return order
@@ -77,16 +79,16 @@ def record_refund(*, user, order_id: int, amount: Decimal, reason: str = "") -> 
 def cancel_event(*, user, event_id: int, reason: str = "", now=None) -> Event:
     """Cancel an event: every queued or waiting request, every ticket not used yet; email every buyer."""
     if not can_manage_orders(user):
-        raise errors.NotAllowed("Only staff can cancel an event.")
+        raise errors.NotAllowed(_("Only staff can cancel an event."))
     now = now or timezone.now()
     with transaction.atomic(durable=True):
         # NO KEY UPDATE, as the drain: arrivals inserting requests (a key share) are not blocked, and
         # one that commits after this runs is cancelled by the drain when it reaches it.
         event = Event.objects.select_for_update(no_key=True).filter(pk=event_id).first()
         if event is None:
-            raise errors.NotFound("There is no such event.")
+            raise errors.NotFound(_("There is no such event."))
         if event.cancelled_at:
-            raise errors.NotCancellable(f"{event.name} is already cancelled.")
+            raise errors.NotCancellable(_("%(name)s is already cancelled.") % {"name": event.name})
         pending = ledger.lock_pending(
             TicketRequest.objects.filter(event=event, status__in=TicketRequest.PENDING).order_by(
                 "-priority", "seq"
@@ -127,13 +129,13 @@ def _check_buyer_may_cancel(*, event: Event, now) -> None:
     deadline = event.cancellation_deadline
     if deadline is None:
         raise errors.NotCancellable(
-            f"Tickets for {event.name} cannot be cancelled online; please contact the organiser."
+            _("Tickets for %(event)s cannot be cancelled online; please contact the organiser.")
+            % {"event": event.name}
         )
     if now >= deadline:
-        when = timezone.localtime(deadline)
         raise errors.NotCancellable(
-            f"Tickets for {event.name} could be cancelled until {when:%H:%M on %d %b %Y}; "
-            "that time has passed."
+            _("Tickets for %(event)s could be cancelled until %(when)s; that time has passed.")
+            % {"event": event.name, "when": formatting.moment(deadline, event.time_zone)}
         )
 
 
@@ -142,26 +144,33 @@ def _chosen_tickets(*, tickets: dict[int, Ticket], ticket_ids: list[int] | None)
     if ticket_ids is None:
         chosen = [pk for pk, t in tickets.items() if t.status == Ticket.Status.VALID]
         if not chosen:
-            raise errors.NotCancellable("This order has no tickets left to cancel.")
+            raise errors.NotCancellable(_("This order has no tickets left to cancel."))
         return chosen
     if not ticket_ids:
-        raise errors.InvalidTickets("Choose at least one ticket to cancel.")
+        raise errors.InvalidTickets(_("Choose at least one ticket to cancel."))
     for pk in ticket_ids:
         ticket = tickets.get(pk)
         if ticket is None:
-            raise errors.InvalidTickets(f"Ticket {pk} is not part of this order.")
+            raise errors.InvalidTickets(_("Ticket %(pk)s is not part of this order.") % {"pk": pk})
         if ticket.status == Ticket.Status.CHECKED_IN:
-            raise errors.NotCancellable(f"Ticket {pk} has been checked in, so it cannot be cancelled.")
+            raise errors.NotCancellable(
+                _("Ticket %(pk)s has been checked in, so it cannot be cancelled.") % {"pk": pk}
+            )
         if ticket.status == Ticket.Status.CANCELLED:
-            raise errors.NotCancellable(f"Ticket {pk} is already cancelled.")
+            raise errors.NotCancellable(_("Ticket %(pk)s is already cancelled.") % {"pk": pk})
     return sorted(set(ticket_ids))
 
 
 def _refund(*, order: Order, amount: Decimal, reason: str, actor_id: int) -> None:
     if amount <= 0:
-        raise errors.InvalidRefund("A refund must be more than zero.")
+        raise errors.InvalidRefund(_("A refund must be more than zero."))
     if order.refunded + amount > order.total:
+        currency = order.event.currency
         raise errors.InvalidRefund(
-            f"That would refund {order.refunded + amount} of an order that cost {order.total}."
+            _("That would refund %(refund)s of an order that cost %(total)s.")
+            % {
+                "refund": formatting.money(order.refunded + amount, currency),
+                "total": formatting.money(order.total, currency),
+            }
         )
     ledger.record_refund(order=order, amount=amount, reason=reason, actor_id=actor_id)

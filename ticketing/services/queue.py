@@ -2,7 +2,9 @@
 
 from django.db import IntegrityError, transaction
 from django.utils import timezone
+from django.utils.translation import gettext as _
 
+from events import formatting
 from events.models import Event, SaleState
 from ticketing import errors
 from ticketing.models import TicketRequest
@@ -21,12 +23,14 @@ def check_can_request(*, event: Event, now) -> None:
     """Raise unless the event takes requests at this moment."""
     state = event.sale_state(now)
     if state == SaleState.UPCOMING:
-        opens = timezone.localtime(event.waiting_room_opens_at or event.sale_opens_at)
-        raise errors.SaleNotOpen(f"Tickets for {event.name} go on sale at {opens:%H:%M on %d %b %Y}.")
+        opens = formatting.moment(event.waiting_room_opens_at or event.sale_opens_at, event.time_zone)
+        raise errors.SaleNotOpen(
+            _("Tickets for %(event)s go on sale on %(when)s.") % {"event": event.name, "when": opens}
+        )
     if state == SaleState.CANCELLED:
-        raise errors.SaleClosed(f"{event.name} is cancelled.")
+        raise errors.SaleClosed(_("%(event)s is cancelled.") % {"event": event.name})
     if state == SaleState.CLOSED:
-        raise errors.SaleClosed(f"The sale for {event.name} has closed.")
+        raise errors.SaleClosed(_("The sale for %(event)s has closed.") % {"event": event.name})
 
 
 def enqueue_request(
@@ -58,7 +62,9 @@ def enqueue_request(
             if earlier is not None:
                 return _same_ask(earlier, asked)
             if ticket_type is None:
-                raise errors.UnknownTicketType(f"There is no ticket type with id {ticket_type_id}.")
+                raise errors.UnknownTicketType(
+                    _("There is no ticket type with id %(id)s.") % {"id": ticket_type_id}
+                )
             return _create_request(
                 user=user, ticket_type=ticket_type, idempotency_key=idempotency_key, now=now, **asked
             )
@@ -86,20 +92,26 @@ def _same_ask(existing: TicketRequest, asked: dict) -> TicketRequest:
 
 
 def _create_request(
-    *, user, ticket_type, quantity, wait_if_sold_out, idempotency_key, now, **_
+    *, user, ticket_type, quantity, wait_if_sold_out, idempotency_key, now, **unused
 ) -> TicketRequest:
     event = ticket_type.event
     check_can_request(event=event, now=now)
     if not 1 <= quantity <= ticket_type.max_per_request:
         raise errors.InvalidQuantity(
-            f"You can ask for 1 to {ticket_type.max_per_request} {ticket_type.name} tickets at a time."
+            _("You can ask for 1 to %(most)s %(type)s tickets at a time.")
+            % {"most": ticket_type.max_per_request, "type": ticket_type.name}
         )
     remaining = tickets_on_sale(ticket_type)
     waiting = quantity > remaining
     if waiting and not wait_if_sold_out:
         if remaining <= 0:
-            raise errors.SoldOut(f"{ticket_type.name} tickets for {event.name} are sold out.")
-        raise errors.SoldOut(f"Only {remaining} {ticket_type.name} tickets are left.")
+            raise errors.SoldOut(
+                _("%(type)s tickets for %(event)s are sold out.")
+                % {"type": ticket_type.name, "event": event.name}
+            )
+        raise errors.SoldOut(
+            _("Only %(left)s %(type)s tickets are left.") % {"left": remaining, "type": ticket_type.name}
+        )
     ticket_request = TicketRequest(
         user_id=user.pk,
         event=event,
@@ -130,12 +142,12 @@ def cancel_request(*, user, request_id: int, now=None) -> TicketRequest:
     with transaction.atomic(durable=True):
         found = ledger.lock_pending(TicketRequest.objects.filter(pk=request_id, user_id=user.pk))
         if not found:
-            raise errors.NotFound("There is no such ticket request.")
+            raise errors.NotFound(_("There is no such ticket request."))
         [pending] = found
         if pending.status not in TicketRequest.PENDING:
             raise errors.NotCancellable(
-                f"This request was already {Status(pending.status).label.lower()}; "
-                "it can no longer be cancelled."
+                _("This request was already %(status)s; it can no longer be cancelled.")
+                % {"status": str(Status(pending.status).label).lower()}
             )
         ledger.move_requests(
             moves=[ledger.Move(pending, Status.CANCELLED, TicketRequest.Reason.BY_BUYER)],

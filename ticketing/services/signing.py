@@ -18,6 +18,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey,
 from django.db import IntegrityError, transaction
 from django.db.models import Q
 from django.utils import timezone
+from django.utils.translation import gettext as _
 
 from events.models import Event
 from ticketing import errors
@@ -131,7 +132,7 @@ def rotate_key(event: Event, *, actor, reason: str = "", now=None) -> EventKey:
     """Retire the event's key and make a new one: every signed code of the event changes, and
     the old ones stop verifying. Staff who manage orders only."""
     if not can_manage_orders(actor):
-        raise errors.NotAllowed("Only staff who manage orders can rotate an event's signing key.")
+        raise errors.NotAllowed(_("Only staff who manage orders can rotate an event's signing key."))
     now = now or timezone.now()
     private, public = _new_key_pair()
     with transaction.atomic(durable=True):
@@ -152,7 +153,7 @@ def reissue_ticket(ticket_id: int, *, actor, reason: str = "") -> Ticket:
     """Give a ticket a new version and a new random code; its old codes, signed or random, stop
     admitting. Not for a cancelled ticket. Staff who manage orders only."""
     if not can_manage_orders(actor):
-        raise errors.NotAllowed("Only staff who manage orders can re-issue tickets.")
+        raise errors.NotAllowed(_("Only staff who manage orders can re-issue tickets."))
     with transaction.atomic(durable=True):
         ticket = (
             Ticket.objects.select_for_update(of=("self",))
@@ -161,9 +162,9 @@ def reissue_ticket(ticket_id: int, *, actor, reason: str = "") -> Ticket:
             .first()
         )
         if ticket is None:
-            raise errors.NotFound("There is no such ticket.")
+            raise errors.NotFound(_("There is no such ticket."))
         if ticket.status == Ticket.Status.CANCELLED:
-            raise errors.TicketCancelled("A cancelled ticket cannot be re-issued.")
+            raise errors.TicketCancelled(_("A cancelled ticket cannot be re-issued."))
         ledger.reissue_ticket(ticket=ticket, actor_id=actor.pk, reason=reason or "re-issued by staff")
     return ticket
 

@@ -121,7 +121,7 @@ def test_sale_not_open_refusal_appears_on_the_form(client, buyer, make_event):
     client.force_login(buyer)
     response = ask(client, later, later.ticket_types.get(name="Regular"))
     assert response.status_code == 400
-    assert "go on sale at" in " ".join(response.context["form"].non_field_errors())
+    assert "go on sale on" in " ".join(response.context["form"].non_field_errors())
 
 
 def test_form_errors_for_a_missing_quantity(client, buyer, event, regular):

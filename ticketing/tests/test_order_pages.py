@@ -103,7 +103,7 @@ def test_staff_cancel_with_a_reason_and_refund_then_record_another_refund(admin_
     order.refresh_from_db()
     assert order.refunded == Decimal("150.00")
     response = client.post(reverse("ticketing:order_refund", args=[order.pk]), {"amount": "0.01"})
-    assert response.status_code == 400 and "That would refund 150.01" in response.content.decode()
+    assert response.status_code == 400 and "That would refund €150.01" in response.content.decode()
     entries = AuditEntry.objects.filter(kind="refunded", actor_id=admin_user.pk)
     assert sorted(entries.values_list("amount", flat=True)) == [Decimal("50.00"), Decimal("100.00")]
 
