@@ -10,6 +10,7 @@ from django.test import Client
 from django.urls import reverse
 from django.utils import timezone
 
+from events import formatting
 from events.models import Event, TicketType
 from ticketing import services
 from ticketing.models import AuditEntry, CheckInList, Ticket, TicketRequest
@@ -297,7 +298,8 @@ def test_door_admits_a_ticket_once(door_staff, ticket):
     assert "Admitted" in first and "admitted" in first
     # The count follows the scan (swapped out of band).
     assert 'hx-swap-oob="true"' in first and "<strong data-inside>1</strong>" in first
-    assert f"Already checked in at {ticket.checked_in_at:%H:%M}" in second and "refused" in second
+    at = formatting.time_of_day(ticket.checked_in_at, ticket.ticket_type.event.time_zone)
+    assert f"Already checked in at {at}" in second and "refused" in second and at.endswith(" UTC")
     assert ticket.checked_in_by == door_staff
 
 
