@@ -78,6 +78,8 @@ def inline_post(event, ticket_types, **changes):
         "sale_opens_at_0": event.sale_opens_at.strftime("%Y-%m-%d"),
         "sale_opens_at_1": event.sale_opens_at.strftime("%H:%M:%S"),
         "max_tickets_per_user": event.max_tickets_per_user,
+        "time_zone": event.time_zone,
+        "currency": event.currency,
         "ticket_types-TOTAL_FORMS": len(ticket_types),
         "ticket_types-INITIAL_FORMS": len(ticket_types),
         "ticket_types-MIN_NUM_FORMS": 0,
