@@ -151,6 +151,22 @@ def test_insert_with_audit_stores_what_two_saves_store(buyer, vip):
     )
 
 
+def new_arrival(buyer, ticket_type, status):
+    """An unsaved request for one ticket and its audit entry, as joining the queue builds them."""
+    event = ticket_type.event
+    request = TicketRequest(
+        user=buyer,
+        event=event,
+        ticket_type=ticket_type,
+        priority=ticket_type.priority,
+        quantity=1,
+        unit_price=ticket_type.price,
+        status=status,
+    )
+    entry = AuditEntry(kind=status, event=event, ticket_type=ticket_type, user=buyer, quantity=1)
+    return request, entry
+
+
 @pytest.mark.parametrize("column", ["queued", "waiting"])
 def test_join_queue_does_what_its_four_plain_calls_do(buyer, make_user, event, vip, regular, column):
     enqueue(buyer, regular, 2)
@@ -158,17 +174,7 @@ def test_join_queue_does_what_its_four_plain_calls_do(buyer, make_user, event, v
         enqueue(make_user(), t, 1)
 
     def arrival():
-        request = TicketRequest(
-            user=buyer,
-            event=event,
-            ticket_type=regular,
-            priority=regular.priority,
-            quantity=1,
-            unit_price=regular.price,
-            status=column,
-        )
-        entry = AuditEntry(kind=column, event=event, ticket_type=regular, user=buyer, quantity=1)
-        return request, entry
+        return new_arrival(buyer, regular, column)
 
     def written(request, entry):
         names = [
@@ -209,16 +215,7 @@ def test_join_queue_writes_nothing_for_a_buyer_over_the_bound(buyer, event, regu
     before = (TicketRequest.objects.count(), AuditEntry.objects.count())
     counters = list(TicketTypeCounter.objects.values_list("queued", "waiting"))
     queue = list(QueueCounter.objects.values_list("arrived", "decided", "skipped"))
-    request = TicketRequest(
-        user=buyer,
-        event=event,
-        ticket_type=regular,
-        priority=regular.priority,
-        quantity=1,
-        unit_price=regular.price,
-        status="queued",
-    )
-    entry = AuditEntry(kind="queued", event=event, ticket_type=regular, user=buyer, quantity=1)
+    request, entry = new_arrival(buyer, regular, "queued")
 
     assert fastqueue.join_queue(request, entry, column="queued", most_held=1) == (None, None, 2)
     assert request.pk is None and entry.pk is None
