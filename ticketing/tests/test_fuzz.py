@@ -142,7 +142,11 @@ def fuzz(operation, *, mode, checks, base_url, session, headers, fixed=None) -> 
     fixed = dict(fixed or {})
     if "body" in fixed:
         fixed["media_type"] = "application/json"
-    strategy = operation.as_strategy(generation_mode=mode, **fixed)
+    # A case that names another Host is not addressed to this API: Django refuses it before any
+    # view (DisallowedHost, a 400 of the site's own), whatever the operation's schema says.
+    strategy = operation.as_strategy(generation_mode=mode, **fixed).filter(
+        lambda case: not any(name.lower() == "host" for name in (case.headers or {}))
+    )
     statuses, failures = [], []
 
     @hypothesis.seed(SEED)
