@@ -50,3 +50,7 @@ document.addEventListener("change", (event) => {
   const form = event.target.closest("form[data-ticket-form]");
   if (form) updateTicketForm(form);
 });
+// A page restored from history may come back with another choice than the one it was sent with.
+window.addEventListener("pageshow", () => {
+  for (const form of document.querySelectorAll("form[data-ticket-form]")) updateTicketForm(form);
+});

@@ -9,11 +9,16 @@ from django.utils.translation import pgettext
 register = template.Library()
 
 
+def units() -> str:
+    # Translators: the abbreviations of days, hours and minutes, in this order, separated by spaces.
+    return pgettext("countdown units", "d h min")
+
+
 def time_left(seconds: float) -> str:
     """A wait as a countdown says it: '3 d 4 h', '2 h 13 min', '5 min', 'less than a minute'."""
     if seconds < 60:
         return _("less than a minute")
-    days, h, m = pgettext("countdown units", "d h min").split()
+    days, h, m = units().split()
     minutes = int(seconds // 60)
     if minutes >= 24 * 60:
         return f"{minutes // (24 * 60)} {days} {minutes // 60 % 24} {h}"
@@ -31,7 +36,7 @@ def countdown(moment):
     return format_html(
         '<span class="countdown" data-countdown="{}" data-units="{}" data-soon="{}">{}</span>',
         moment.isoformat(),
-        pgettext("countdown units", "d h min"),
+        units(),
         _("less than a minute"),
         time_left(seconds),
     )
