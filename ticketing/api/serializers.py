@@ -68,12 +68,29 @@ class QueuePositionQuery(serializers.Serializer):
 # Outputs
 
 
+def currency_field(source: str = "event.currency") -> serializers.CharField:
+    return serializers.CharField(
+        source=source, read_only=True, help_text="The ISO 4217 code of the amounts beside it (e.g. EUR)."
+    )
+
+
 class TicketTypeOut(serializers.ModelSerializer):
     remaining = serializers.IntegerField(read_only=True)
+    currency = currency_field()
 
     class Meta:
         model = TicketType
-        fields = ["id", "name", "price", "capacity", "sold", "remaining", "priority", "max_per_request"]
+        fields = [
+            "id",
+            "name",
+            "price",
+            "currency",
+            "capacity",
+            "sold",
+            "remaining",
+            "priority",
+            "max_per_request",
+        ]
 
 
 class EventOut(serializers.ModelSerializer):
@@ -97,6 +114,8 @@ class EventOut(serializers.ModelSerializer):
             "sale_opens_at",
             "sale_closes_at",
             "waiting_room_opens_at",
+            "time_zone",
+            "currency",
             "max_tickets_per_user",
             "sale_state",
             "ticket_types",
@@ -141,6 +160,7 @@ class TicketRequestOut(serializers.Serializer):
     unit_price = serializers.DecimalField(
         max_digits=10, decimal_places=2, read_only=True, help_text="Per ticket, as when it was accepted."
     )
+    currency = currency_field()
     wait_if_sold_out = serializers.BooleanField(read_only=True)
     created_at = serializers.DateTimeField(read_only=True)
     processed_at = serializers.DateTimeField(read_only=True, allow_null=True)
@@ -221,6 +241,7 @@ class TicketOut(serializers.ModelSerializer):
 class OrderOut(serializers.ModelSerializer):
     event = NamedRefOut()
     ticket_type = NamedRefOut()
+    currency = currency_field()
     tickets = TicketOut(many=True)
 
     class Meta:
@@ -236,6 +257,7 @@ class OrderOut(serializers.ModelSerializer):
             "unit_price",
             "total",
             "refunded",
+            "currency",
             "created_at",
             "cancelled_at",
             "tickets",

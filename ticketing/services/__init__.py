@@ -31,6 +31,7 @@ from ticketing.services.polling import hint as poll_hint
 from ticketing.services.queue import (
     cancel_request,
     cancel_requests_of_inactive_buyers,
+    check_quantity,
     enqueue_request,
     tickets_on_sale,
 )
@@ -47,6 +48,7 @@ __all__ = [
     "cancel_request",
     "cancel_requests_of_inactive_buyers",
     "check_in_ticket",
+    "check_quantity",
     "check_in_ticket_by_id",
     "default_list",
     "let_out",

@@ -168,6 +168,7 @@ _EVENT_FIELDS = (
     "max_tickets_per_user",
     "cancelled_at",
     "time_zone",
+    "currency",
 )
 
 

@@ -19,6 +19,15 @@ def tickets_on_sale(ticket_type) -> int:
     return 0 if ticket_type.waiting else ticket_type.remaining
 
 
+def check_quantity(*, ticket_type, quantity: int) -> None:
+    """Raise InvalidQuantity unless one request may ask for `quantity` tickets of the type."""
+    if not 1 <= quantity <= ticket_type.max_per_request:
+        raise errors.InvalidQuantity(
+            _("You can ask for 1 to %(most)s %(type)s tickets at a time.")
+            % {"most": ticket_type.max_per_request, "type": ticket_type.name}
+        )
+
+
 def check_can_request(*, event: Event, now) -> None:
     """Raise unless the event takes requests at this moment."""
     state = event.sale_state(now)
@@ -96,11 +105,7 @@ def _create_request(
 ) -> TicketRequest:
     event = ticket_type.event
     check_can_request(event=event, now=now)
-    if not 1 <= quantity <= ticket_type.max_per_request:
-        raise errors.InvalidQuantity(
-            _("You can ask for 1 to %(most)s %(type)s tickets at a time.")
-            % {"most": ticket_type.max_per_request, "type": ticket_type.name}
-        )
+    check_quantity(ticket_type=ticket_type, quantity=quantity)
     remaining = tickets_on_sale(ticket_type)
     waiting = quantity > remaining
     if waiting and not wait_if_sold_out:

@@ -2,8 +2,10 @@ import re
 from datetime import timedelta
 
 import pytest
+from django.conf import settings
 from django.core.management import call_command
 
+from conftest import as_user
 from ticketing import services
 
 pytestmark = pytest.mark.django_db
@@ -26,6 +28,7 @@ def test_events_list_those_on_sale_or_coming_with_their_ticket_types(api, make_e
         "id": on_sale.ticket_types.get(name="VIP").pk,
         "name": "VIP",
         "price": "150.00",
+        "currency": settings.CURRENCY,
         "capacity": 20,
         "sold": 0,
         "remaining": 20,
@@ -40,6 +43,42 @@ def test_event_detail_shows_one_event(api, event, vip):
     assert response.status_code == 200
     assert response.json()["name"] == event.name
     assert [t["name"] for t in response.json()["ticket_types"]] == ["VIP", "Regular"]
+
+
+def test_events_name_their_time_zone_and_currency_beside_every_price(
+    api, make_event, django_assert_max_num_queries
+):
+    berlin = make_event(time_zone="Europe/Berlin", currency="EUR")
+    make_event(time_zone="America/New_York", currency="USD")
+
+    with django_assert_max_num_queries(3):
+        listed = {e["id"]: e for e in api.get("/api/events").json()}
+    one = api.get(f"/api/events/{berlin.pk}").json()
+
+    assert (one["time_zone"], one["currency"]) == ("Europe/Berlin", "EUR")
+    assert {t["currency"] for t in one["ticket_types"]} == {"EUR"}
+    assert sorted((e["time_zone"], e["currency"]) for e in listed.values()) == [
+        ("America/New_York", "USD"),
+        ("Europe/Berlin", "EUR"),
+    ]
+    assert {t["currency"] for e in listed.values() for t in e["ticket_types"]} == {"EUR", "USD"}
+
+
+def test_a_request_and_its_order_carry_the_events_currency(api, buyer, make_event):
+    yen = make_event(currency="JPY")
+    regular = yen.ticket_types.get(name="Regular")
+    client = as_user(api, buyer)
+
+    created = client.post(
+        "/api/ticket-requests", {"ticket_type_id": regular.pk, "quantity": 2}, format="json"
+    )
+    services.drain_event_queue(event_id=yen.pk)
+    listed = client.get("/api/ticket-requests").json()
+    orders = client.get("/api/orders").json()
+
+    assert created.status_code == 202 and created.json()["currency"] == "JPY"
+    assert [r["currency"] for r in listed] == ["JPY"]
+    assert [(o["total"], o["currency"]) for o in orders] == [("100.00", "JPY")]
 
 
 @pytest.mark.parametrize("pk", [999999, 10**30])

@@ -10,6 +10,7 @@ from django.urls import reverse
 from rest_framework.test import APIClient
 
 from conftest import as_user
+from events import formatting
 from events.models import TicketType
 from ticketing.models import TicketRequest
 
@@ -47,7 +48,7 @@ def test_events_list_says_when_the_sale_opens(client, make_event):
     coming = make_event(name="Later Gig", opens_in=timedelta(days=2))
     body = client.get("/events/").content.decode()
     assert "Later Gig" in body
-    assert f"Sale opens at {coming.sale_opens_at:%H:%M}" in body
+    assert f"The sale opens on {formatting.moment(coming.sale_opens_at, coming.time_zone)}" in body
 
 
 def test_events_list_leaves_out_closed_sales(client, make_event):
@@ -165,7 +166,7 @@ def test_a_sold_out_type_offers_its_waiting_list_and_choosing_it_joins(client, b
     TicketType.objects.filter(pk=vip.pk).update(sold=vip.capacity)
     client.force_login(buyer)
     page = client.get(reverse("events:detail", args=[event.pk])).content.decode()
-    assert "sold out: join the waiting list" in page
+    assert "Sold out – join the waiting list" in page
     offered = re.search(r'name="waiting_offered" value="([^"]*)"', page).group(1)
     assert offered.split() == [str(vip.pk)]
     response = ask(client, event, vip, waiting_offered=offered)

@@ -94,7 +94,7 @@ def test_waiting_room_request_promises_no_place(buyer, make_event):
     ticket_request = services.enqueue_request(user=buyer, ticket_type_id=ticket_type.pk, quantity=1)
     body = logged_in(buyer).get(ticket_request.get_absolute_url()).content.decode()
     assert "You are in the waiting room" in body
-    assert "Sale opens at" in body
+    assert "The sale opens on" in body
 
 
 def test_waiting_room_request_after_the_opening_says_places_are_being_drawn(buyer, make_event, monkeypatch):

@@ -6,7 +6,7 @@ from django.shortcuts import get_object_or_404, redirect, render
 from events.models import Event
 from eventtix.load import sheddable
 from eventtix.throttling import TICKET_REQUESTS, throttle_page
-from ticketing import selectors, services
+from ticketing import selectors, selectors_events, services
 from ticketing.forms import TicketRequestForm
 from ticketing.views.base import attempt
 
@@ -19,11 +19,12 @@ def event_list(request):
 @throttle_page(TICKET_REQUESTS)
 def event_detail(request, pk):
     event = get_object_or_404(Event, pk=pk)
-    ticket_types = selectors.ticket_types_with_queue(event_id=event.pk)
+    page = selectors_events.event_page(event=event)
+    form_kwargs = {"ticket_types": page.ticket_types, "waiting_list": page.waiting_list}
     if request.method == "POST":
         if not request.user.is_authenticated:
             return redirect_to_login(request.path)
-        form = TicketRequestForm(request.POST, ticket_types=ticket_types)
+        form = TicketRequestForm(request.POST, **form_kwargs)
         if form.is_valid():
             outcome = attempt(
                 services.enqueue_request,
@@ -37,6 +38,6 @@ def event_detail(request, pk):
             if outcome.error is None:
                 return redirect(outcome.value)
     else:
-        form = TicketRequestForm(ticket_types=ticket_types)
-    context = {"event": event, "ticket_types": ticket_types, "form": form}
+        form = TicketRequestForm(**form_kwargs)
+    context = {"event": event, "page": page, "ticket_types": page.ticket_types, "form": form}
     return render(request, "events/detail.html", context, status=400 if form.errors else 200)

@@ -4,6 +4,7 @@ from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.http import Http404
 from django.shortcuts import redirect, render
+from django.utils.translation import gettext as _
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_POST
 
@@ -14,7 +15,7 @@ from ticketing.views.base import attempt
 def _own_request(request, pk):
     ticket_request = selectors.user_request(user=request.user, request_id=pk)
     if ticket_request is None:
-        raise Http404("No such ticket request.")
+        raise Http404(_("No such ticket request."))
     return ticket_request
 
 
@@ -26,7 +27,7 @@ def request_detail(request, pk):
         # statement (the panel reads nothing else of them while the request is pending).
         _, ticket_request = selectors.polled_request(user_id=request.user.pk, request_id=pk)
         if ticket_request is None:
-            raise Http404("No such ticket request.")
+            raise Http404(_("No such ticket request."))
     else:
         ticket_request = _own_request(request, pk)
     services.wake_if_unplaced(ticket_request)
@@ -48,5 +49,5 @@ def request_cancel(request, pk):
     ticket_request = _own_request(request, pk)
     outcome = attempt(services.cancel_request, request=request, user=request.user, request_id=pk)
     if outcome.error is None:
-        messages.success(request, "Your request was cancelled.")
+        messages.success(request, _("Your request was cancelled."))
     return redirect(ticket_request)
