@@ -42,9 +42,9 @@ def _label(moment, event, other) -> str:
     return formatting.moment(moment, event.time_zone)
 
 
-def chart_geometry(series, *, top: int) -> dict:
-    """The plot's step line and area in a 100 x 100 box, from cumulative (moment, total) pairs."""
-    start, end = series[0][0], series[-1][0]
+def chart_geometry(series, *, top: int, start, end) -> dict:
+    """The plot's step line and area in a 100 x 100 box, from cumulative (moment, total) pairs
+    drawn between start and end."""
     span = max((end - start).total_seconds(), 60)
     coords = [(0.0, 100.0)]
     for moment, total in series:
@@ -57,13 +57,15 @@ def chart_geometry(series, *, top: int) -> dict:
 
 
 @register.inclusion_tag("ticketing/_dashboard_chart.html")
-def running_total_chart(series, event, of: int, kind: str = "sales"):
-    """A running total (sales or check-ins) over time; its axis runs to a round number above the
-    highest total, not to the capacity, so a small sale still fills the chart."""
+def running_total_chart(series, event, of: int, kind: str = "sales", start=None, end=None):
+    """A running total (sales or check-ins) over time, from start (or its first point) to end
+    (or its last); the axis runs to a round number above the highest total, not to the
+    capacity, so a small sale still fills the chart."""
     if not series:
         return {"empty": KIND_EMPTY[kind]()}
     top = nice_ceiling(max(total for _moment, total in series))
-    start, end = series[0][0], series[-1][0]
+    start = min(start or series[0][0], series[0][0])
+    end = max(end or series[-1][0], series[-1][0])
     labels = {"start": _label(start, event, end), "end": _label(end, event, start)}
     title = KIND_TITLES[kind]() % {"total": series[-1][1], "of": of, **labels}
     return {
@@ -73,5 +75,5 @@ def running_total_chart(series, event, of: int, kind: str = "sales"):
         "middle": top // 2 if top % 2 == 0 else None,
         "chart_id": f"chart-{kind}-{event.pk}",
         **labels,
-        **chart_geometry(series, top=top),
+        **chart_geometry(series, top=top, start=start, end=end),
     }

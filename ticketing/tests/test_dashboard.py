@@ -8,6 +8,7 @@ from django.test import Client
 from django.urls import reverse
 from django.utils import timezone
 
+from events import formatting
 from events.models import Event, TicketType
 from ticketing import reports, services
 from ticketing.templatetags.charts import nice_ceiling
@@ -186,3 +187,11 @@ def test_dashboard_links_each_event_to_its_attendee_lists(admin_user, on_sale):
     assert reverse("ticketing:attendees_csv", args=[on_sale.pk]) in body
     assert reverse("ticketing:attendees_xlsx", args=[on_sale.pk]) in body
     assert "css/dashboard.css" in body
+
+
+def test_sales_chart_runs_from_the_sale_opening_in_the_event_zone(admin_user, buyer, on_sale):
+    sell(buyer, on_sale, 1)
+    body = logged_in(admin_user).get(reverse("ticketing:dashboard"), **HTMX).content.decode()
+    opening = formatting.time_of_day(on_sale.sale_opens_at, "Europe/Berlin")
+    assert opening.endswith("CET")
+    assert f'<div class="run-chart-x" aria-hidden="true"><span>{opening}</span>' in body
