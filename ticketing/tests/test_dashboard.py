@@ -195,3 +195,14 @@ def test_sales_chart_runs_from_the_sale_opening_in_the_event_zone(admin_user, bu
     opening = formatting.time_of_day(on_sale.sale_opens_at, "Europe/Berlin")
     assert opening.endswith("CET")
     assert f'<div class="run-chart-x" aria-hidden="true"><span>{opening}</span>' in body
+
+
+def test_dashboard_shows_the_waiting_list_only_when_someone_waits(admin_user, buyer, on_sale):
+    ticket_type = on_sale.ticket_types.get()
+    client = logged_in(admin_user)
+    assert "<dt>On the waiting list</dt>" not in client.get(reverse("ticketing:dashboard")).content.decode()
+    TicketType.objects.filter(pk=ticket_type.pk).update(sold=ticket_type.capacity)
+    services.enqueue_request(user=buyer, ticket_type_id=ticket_type.pk, quantity=2, wait_if_sold_out=True)
+    response = client.get(reverse("ticketing:dashboard"))
+    assert response.context["stats"][0].waiting == 1
+    assert '<dt>On the waiting list</dt><dd class="big">1</dd>' in response.content.decode()
