@@ -27,7 +27,9 @@ def test_dashboard_fits_the_screen_and_passes_the_accessibility_check(
 
     event.time_zone = "Europe/Berlin"
     event.starts_at = timezone.now() + timedelta(hours=2)
-    event.save(update_fields=["time_zone", "starts_at"])
+    # A sale open for days: the chart's ends are then named with their dates, the longest labels.
+    event.sale_opens_at = timezone.now() - timedelta(days=3)
+    event.save(update_fields=["time_zone", "starts_at", "sale_opens_at"])
     services.enqueue_request(user=buyer, ticket_type_id=regular.pk, quantity=3)
     services.enqueue_request(user=buyer, ticket_type_id=vip.pk, quantity=2)
     services.drain_event_queue(event_id=event.pk)
