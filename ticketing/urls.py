@@ -20,6 +20,8 @@ urlpatterns = [
     path("door/<int:list_id>/admit/<int:ticket_id>/", door.door_admit_by_name, name="door_admit"),
     path("door/<int:list_id>/undo/<int:ticket_id>/", door.door_undo, name="door_undo"),
     path("dashboard/", dashboard.dashboard, name="dashboard"),
+    path("dashboard/events/<int:event_id>/attendees.csv", dashboard.attendees_csv, name="attendees_csv"),
+    path("dashboard/events/<int:event_id>/attendees.xlsx", dashboard.attendees_xlsx, name="attendees_xlsx"),
 ]
 
 # The public pages keep the "events" namespace of their URLs: what is on sale, and one event.

@@ -1,9 +1,12 @@
 import csv
 
 from django.contrib import admin
+from django.db.models import F
+from django.db.models.functions import Coalesce
 from django.http import StreamingHttpResponse
 
 from ticketing.admin.actions import CanCancel, cancel_orders, cancel_tickets, reissue_tickets
+from ticketing.exports import neutralised
 from ticketing.models import AuditEntry, Order, Ticket, TicketRequest
 from ticketing.services import csvlog
 
@@ -79,15 +82,32 @@ class _Echo:
         return value
 
 
+# After the log's own columns, who and what each row is about, by name. The buyer is the
+# order's, since a check-in's user is the door staff member.
+EXPORT_EXTRA_COLUMNS = ["buyer_email", "buyer_name", "event_name"]
+EXPORT_EXTRA_FIELDS = {
+    "buyer_email": Coalesce("order__user__email", "user__email"),
+    "buyer_name": Coalesce("order__user__name", "user__name"),
+    "event_name": F("event__name"),
+}
+
+
 @admin.action(description="Export selected transactions as CSV")
 def export_csv(modeladmin, request, queryset):
-    rows = queryset.order_by("id").values_list(*csvlog.LOG_FIELDS)
+    rows = (
+        queryset.annotate(**{f"export_{k}": v for k, v in EXPORT_EXTRA_FIELDS.items()})
+        .order_by("id")
+        .values_list(*csvlog.LOG_FIELDS, *(f"export_{k}" for k in EXPORT_EXTRA_COLUMNS))
+    )
     writer = csv.writer(_Echo())
+    own = len(csvlog.LOG_FIELDS)
 
     def lines():
-        yield writer.writerow(csvlog.COLUMNS)
+        yield writer.writerow(csvlog.COLUMNS + EXPORT_EXTRA_COLUMNS)
         for row in rows.iterator():
-            yield writer.writerow(csvlog.format_row(row))
+            extra = ["" if v is None else v for v in row[own:]]
+            # Names and reasons are typed by people; a spreadsheet must not run them as formulas.
+            yield writer.writerow([neutralised(v) for v in csvlog.format_row(row[:own]) + extra])
 
     response = StreamingHttpResponse(lines(), content_type="text/csv")
     response["Content-Disposition"] = 'attachment; filename="transactions.csv"'

@@ -86,6 +86,8 @@ PAGES = [
     ("POST",   "/door/{door_list}/admit/{ticket_pk}/",   LOGIN,   403,   403,   403,   200),
     ("POST",   "/door/{door_list}/undo/{ticket_pk}/",    LOGIN,   403,   403,   403,   200),
     ("GET",    "/dashboard/",                            LOGIN,   403,   403,   403,   200),
+    ("GET",    "/dashboard/events/{event}/attendees.csv",  LOGIN, 403, 403,   403,   200),
+    ("GET",    "/dashboard/events/{event}/attendees.xlsx", LOGIN, 403, 403,   403,   200),
     ("GET",    "/accounts/",                             LOGIN,   200,   200,   200,   200),
     # Each changes their own password; the admin's old one is not the one sent, hence 400.
     ("POST",   "/accounts/",                             LOGIN,   302,   302,   302,   400),

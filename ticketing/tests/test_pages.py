@@ -384,9 +384,9 @@ def test_dashboard_shows_sales_queue_and_check_ins(admin_user, door_staff, other
     response = logged_in(admin_user).get(reverse("ticketing:dashboard"))
     stats = response.context["stats"][0]
     body = response.content.decode()
-    assert (stats["sold"], stats["capacity"], stats["queued"], stats["checked_in"]) == (2, 100, 1, 1)
-    assert stats["rate_per_min"] == 1
-    assert 'class="chart"' in body and "2 of 100 tickets sold" in body
+    assert (stats.sold, stats.capacity, stats.queued, stats.checked_in) == (2, 100, 1, 1)
+    assert stats.sold_last_minute == 2
+    assert 'class="run-chart"' in body and "2 of 100 tickets sold" in body
 
 
 def test_dashboard_poll_gets_the_stats_alone(admin_user, event):

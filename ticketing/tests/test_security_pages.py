@@ -13,7 +13,7 @@ from django.test import Client, override_settings
 from django.utils.encoding import force_bytes
 from django.utils.http import urlsafe_base64_encode
 
-from ticketing import selectors, services
+from ticketing import reports, selectors, services
 from ticketing.models import Ticket, TicketRequest
 
 pytestmark = pytest.mark.django_db
@@ -259,6 +259,7 @@ def explode(**kwargs):
 @pytest.mark.parametrize("path", ["/events/", "/api/events", "/dashboard/"])
 def test_a_crash_is_a_plain_500_that_leaks_nothing(monkeypatch, admin_user, path):
     monkeypatch.setattr(selectors, "events_listed", explode)
+    monkeypatch.setattr(reports, "dashboard_events", explode)
     client = Client(raise_request_exception=False)
     client.force_login(admin_user)
 

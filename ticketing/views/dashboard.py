@@ -1,28 +1,30 @@
-"""The staff dashboard: sales, queue and check-ins per event."""
+"""The staff dashboard: sales, queue and check-ins per event, and its attendee lists."""
 
-from django.shortcuts import render
+from django.shortcuts import get_object_or_404, render
+from django.utils import timezone
 
-from ticketing import selectors
+from events.models import Event
+from ticketing import exports, reports
 from ticketing.views.base import allowed_only
 
 
-def _event_stats(event):
-    types = list(selectors.ticket_types_with_queue(event_id=event.pk))
-    return {
-        "event": event,
-        "types": types,
-        "queued": sum(t.queued for t in types),
-        "sold": sum(t.sold for t in types),
-        "capacity": sum(t.capacity for t in types),
-        "waiting": sum(t.waiting for t in types),
-        "checked_in": sum(t.checked_in for t in types),
-        "rate_per_min": selectors.recent_drain_rate(event_id=event.pk) * 60,
-        "sales": selectors.sales_over_time(event_id=event.pk),
-    }
+def _is_staff(user) -> bool:
+    return user.is_staff
 
 
-@allowed_only(lambda user: user.is_staff)
+@allowed_only(_is_staff)
 def dashboard(request):
-    stats = [_event_stats(event) for event in selectors.events_listed()]
+    now = timezone.now()
+    stats = [reports.event_report(event=event, now=now) for event in reports.dashboard_events(now=now)]
     template = "ticketing/_dashboard_stats.html" if request.htmx else "ticketing/dashboard.html"
-    return render(request, template, {"stats": stats})
+    return render(request, template, {"stats": stats, "now": now})
+
+
+@allowed_only(_is_staff)
+def attendees_csv(request, event_id: int):
+    return exports.attendees_csv_response(get_object_or_404(Event, pk=event_id))
+
+
+@allowed_only(_is_staff)
+def attendees_xlsx(request, event_id: int):
+    return exports.attendees_xlsx_response(get_object_or_404(Event, pk=event_id))
