@@ -13,11 +13,11 @@ document.addEventListener("submit", (event) => {
 function timeLeft(span) {
   const seconds = (Date.parse(span.dataset.countdown) - Date.now()) / 1000;
   if (!(seconds >= 60)) return span.dataset.soon;
-  const [d, h, min] = span.dataset.units.split(" ");
   const minutes = Math.floor(seconds / 60);
-  if (minutes >= 24 * 60) return `${Math.floor(minutes / 1440)} ${d} ${Math.floor(minutes / 60) % 24} ${h}`;
-  if (minutes >= 60) return `${Math.floor(minutes / 60)} ${h} ${minutes % 60} ${min}`;
-  return `${minutes} ${min}`;
+  const fill = (shape, values) => shape.replace(/\{(\w)\}/g, (_, k) => values[k]);
+  if (minutes >= 24 * 60) return fill(span.dataset.days, { d: Math.floor(minutes / 1440), h: Math.floor(minutes / 60) % 24 });
+  if (minutes >= 60) return fill(span.dataset.hours, { h: Math.floor(minutes / 60), m: minutes % 60 });
+  return fill(span.dataset.minutes, { m: minutes });
 }
 function tickCountdowns() {
   for (const span of document.querySelectorAll("[data-countdown]")) span.textContent = timeLeft(span);

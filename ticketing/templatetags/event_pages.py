@@ -9,22 +9,29 @@ from django.utils.translation import pgettext
 register = template.Library()
 
 
-def units() -> str:
-    # Translators: the abbreviations of days, hours and minutes, in this order, separated by spaces.
-    return pgettext("countdown units", "d h min")
+def formats() -> dict[str, str]:
+    """The countdown's three shapes, translated whole so a language may order and name the units."""
+    return {
+        # Translators: a countdown longer than a day; {d} days and {h} hours.
+        "days": pgettext("countdown", "{d} d {h} h"),
+        # Translators: a countdown longer than an hour; {h} hours and {m} minutes.
+        "hours": pgettext("countdown", "{h} h {m} min"),
+        # Translators: a countdown under an hour; {m} minutes.
+        "minutes": pgettext("countdown", "{m} min"),
+    }
 
 
 def time_left(seconds: float) -> str:
     """A wait as a countdown says it: '3 d 4 h', '2 h 13 min', '5 min', 'less than a minute'."""
     if seconds < 60:
         return _("less than a minute")
-    days, h, m = units().split()
+    shapes = formats()
     minutes = int(seconds // 60)
     if minutes >= 24 * 60:
-        return f"{minutes // (24 * 60)} {days} {minutes // 60 % 24} {h}"
+        return shapes["days"].format(d=minutes // (24 * 60), h=minutes // 60 % 24)
     if minutes >= 60:
-        return f"{minutes // 60} {h} {minutes % 60} {m}"
-    return f"{minutes} {m}"
+        return shapes["hours"].format(h=minutes // 60, m=minutes % 60)
+    return shapes["minutes"].format(m=minutes)
 
 
 @register.filter
@@ -34,9 +41,10 @@ def countdown(moment):
         return ""
     seconds = (moment - timezone.now()).total_seconds()
     return format_html(
-        '<span class="countdown" data-countdown="{}" data-units="{}" data-soon="{}">{}</span>',
+        '<span class="countdown" data-countdown="{}" data-days="{}" data-hours="{}" data-minutes="{}" '
+        'data-soon="{}">{}</span>',
         moment.isoformat(),
-        units(),
+        *formats().values(),
         _("less than a minute"),
         time_left(seconds),
     )
