@@ -118,7 +118,7 @@ def test_cancelling_an_order_owes_a_cancellation(make_user, make_event, admin_us
     assert f"Your order #{whole.pk} for {event.name} is cancelled" in cancellations[whole.user.email].body
     text = cancellations[partly.user.email].body
     assert f"Some tickets of your order #{partly.pk} for {event.name} are cancelled: 2 of 3" in text
-    assert "Refunded so far: 50.00" in text
+    assert "Refunded so far: €50.00" in text
 
 
 @pytest.mark.django_db
