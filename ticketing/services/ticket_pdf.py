@@ -1,6 +1,7 @@
 """An order's tickets as a PDF to print or keep: one A4 page per ticket that still admits."""
 
 import io
+from functools import lru_cache
 from pathlib import Path
 
 import reportlab
@@ -73,8 +74,14 @@ def render_order_tickets_pdf(order: Order) -> bytes:
 def qr_png(code: str, *, scale: int = 10) -> bytes:
     """The code as a black-on-white QR code PNG, with the quiet zone scanners need."""
     out = io.BytesIO()
-    segno.make(code, error="m").save(out, kind="png", scale=scale, border=4)
+    _qr(code).save(out, kind="png", scale=scale, border=4)
     return out.getvalue()
+
+
+@lru_cache(maxsize=64)
+def _qr(code: str) -> segno.QRCode:
+    # Encoding is most of a code's cost, and a confirmation draws each code twice (email, PDF).
+    return segno.make(code, error="m")
 
 
 def _register_fonts():
