@@ -170,3 +170,9 @@ class TicketReissued(TicketingError):
     default_message = gettext_lazy(
         "This code is out of date: the ticket was re-issued; ask the guest for the current one."
     )
+
+
+class NoValidTickets(TicketingError):
+    status_code = 409
+    code = "no_valid_tickets"
+    default_message = gettext_lazy("This order has no valid tickets left: all of them were cancelled.")

@@ -1,7 +1,7 @@
 from django.urls import path
 from django.views.generic import RedirectView
 
-from ticketing.views import dashboard, door, events, queue, tickets
+from ticketing.views import dashboard, door, events, queue, ticket_pdf, tickets
 
 app_name = "ticketing"
 urlpatterns = [
@@ -12,6 +12,7 @@ urlpatterns = [
     path("orders/<int:pk>/", tickets.order_detail, name="order"),
     path("orders/<int:pk>/cancel/", tickets.order_cancel, name="order_cancel"),
     path("orders/<int:pk>/refund/", tickets.order_refund, name="order_refund"),
+    path("orders/<int:pk>/tickets.pdf", ticket_pdf.order_tickets_pdf, name="order_tickets_pdf"),
     path("door/", door.door, name="door"),
     path("door/sw.js", door.door_service_worker, name="door_sw"),
     path("door/<int:list_id>/", door.door_list, name="door_list"),

@@ -1,7 +1,7 @@
 from django.urls import path
 
 from accounts import api as accounts_api
-from ticketing.api import events, requests, tickets
+from ticketing.api import events, requests, ticket_pdf, tickets
 
 # The seed's paths, without trailing slashes, so its clients work unchanged.
 urlpatterns = [
@@ -18,6 +18,9 @@ urlpatterns = [
     path("queue/position", requests.QueuePositionView.as_view(), name="api-queue-position"),
     path("orders", requests.OrderListView.as_view(), name="api-orders"),
     path("orders/<int:pk>/cancel", requests.OrderCancelView.as_view(), name="api-order-cancel"),
+    path(
+        "orders/<int:pk>/tickets.pdf", ticket_pdf.OrderTicketsPdfView.as_view(), name="api-order-tickets-pdf"
+    ),
     path("tickets/verify/<str:qr_token>", tickets.TicketVerifyView.as_view(), name="api-ticket-verify"),
     path("tickets/checkin/<str:qr_token>", tickets.TicketCheckInView.as_view(), name="api-ticket-checkin"),
     path(

@@ -1,31 +1,26 @@
 """Emails to buyers, sent from the outbox at least once."""
 
+import logging
 import secrets
 import time
 from datetime import timedelta
 
 from django.conf import settings
 from django.contrib.auth import get_user_model
-from django.core.mail import EmailMessage, get_connection
-from django.db.models import F, Q
-from django.template.loader import render_to_string
-from django.urls import reverse
+from django.core.mail import get_connection
+from django.db.models import F, Prefetch, Q
 from django.utils import timezone
 
 from events.models import Event
-from ticketing.models import Order, OutboxEmail
+from ticketing.models import Order, OutboxEmail, Ticket
+from ticketing.services.emails import build_email
+
+logger = logging.getLogger(__name__)
 
 BATCH = 100
 # Sent emails are marked in groups this size: a commit per email cost the cluster more than the
 # sending. A sender killed mid-group sends those again (at least once allows it).
 MARK_EVERY = 10
-
-SUBJECTS = {
-    OutboxEmail.Kind.ORDER_CONFIRMED: "Your tickets for {event}",
-    OutboxEmail.Kind.WAITING_LIST_SERVED: "Your tickets for {event}, from the waiting list",
-    OutboxEmail.Kind.ORDER_CANCELLED: "Your tickets for {event} were cancelled",
-    OutboxEmail.Kind.EVENT_CANCELLED: "{event} is cancelled",
-}
 
 
 def send_outbox(*, limit: int = BATCH, now=None) -> int:
@@ -104,9 +99,12 @@ def _claim_time() -> timedelta:
 
 
 def render_all(emails: list[OutboxEmail]) -> dict:
-    """The message each outbox row stands for ({pk: EmailMessage}), from three reads in all."""
-    orders = Order.objects.select_related("user", "event", "ticket_type").in_bulk(
-        {e.order_id for e in emails if e.order_id}
+    """The message each outbox row stands for ({pk: EmailMessage}), from four reads in all."""
+    tickets = Prefetch("tickets", queryset=Ticket.objects.order_by("id"))
+    orders = (
+        Order.objects.select_related("user", "event", "ticket_type")
+        .prefetch_related(tickets)
+        .in_bulk({e.order_id for e in emails if e.order_id})
     )
     users = get_user_model().objects.in_bulk({e.user_id for e in emails if not e.order_id})
     events = Event.objects.in_bulk({e.event_id for e in emails if not e.order_id})
@@ -117,22 +115,10 @@ def render_all(emails: list[OutboxEmail]) -> dict:
         event = order.event if order else events.get(email.event_id)
         if user is None or event is None:
             continue  # the row names what no longer exists: a KeyError when sent, counted as failed
-        messages[email.pk] = render(email, order=order, user=user, event=event)
+        try:
+            messages[email.pk] = build_email(email, order=order, user=user, event=event)
+        except Exception:
+            # Left out, so counted as failed when sent and retried after its claim: one message
+            # that cannot be rendered holds up none of the others.
+            logger.exception("Could not render outbox email #%s", email.pk)
     return messages
-
-
-def render(email: OutboxEmail, *, order, user, event) -> EmailMessage:
-    """The message one outbox row stands for."""
-    site = settings.SITE_URL.rstrip("/")
-    context = {
-        "email": email,
-        "kind": OutboxEmail.Kind,
-        "order": order,
-        "user": user,
-        "event": event,
-        "tickets_url": site + reverse("ticketing:my_tickets"),
-        "order_url": site + order.get_absolute_url() if order else "",
-    }
-    body = render_to_string(f"email/{email.kind}.txt", context)
-    subject = SUBJECTS[email.kind].format(event=event.name)
-    return EmailMessage(subject, body, settings.DEFAULT_FROM_EMAIL, [user.email])

@@ -50,6 +50,7 @@ API = [
     ("GET",    "/api/queue/position?request_id={queued}", 401,    200, 404, 404, 404),
     ("GET",    "/api/orders",                            401,     200, 200, 200, 200),
     ("POST",   "/api/orders/{order}/cancel",             401,     200, 404, 404, 200),
+    ("GET",    "/api/orders/{order}/tickets.pdf",        401,     200, 404, 404, 404),
     ("GET",    "/api/tickets/verify/{ticket}",           200,     200, 200, 200, 200),
     ("POST",   "/api/tickets/checkin/{ticket}",          401,     403, 403, 200, 200),
     # Undo is for door supervisors (the admin); the ticket is not checked in, hence 409.
@@ -77,6 +78,7 @@ PAGES = [
     ("GET",    "/orders/{order}/",                       LOGIN,   200,   404,   404,   200),
     ("POST",   "/orders/{order}/cancel/",                LOGIN,   302,   404,   404,   302),
     ("POST",   "/orders/{order}/refund/",                LOGIN,   403,   404,   404,   302),
+    ("GET",    "/orders/{order}/tickets.pdf",            LOGIN,   200,   404,   404,   404),
     ("GET",    "/door/",                                 LOGIN,   403,   403,   200,   200),
     ("GET",    "/door/sw.js",                            LOGIN,   403,   403,   200,   200),
     ("GET",    "/door/{door_list}/",                     LOGIN,   403,   403,   200,   200),

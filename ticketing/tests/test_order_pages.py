@@ -221,3 +221,28 @@ def test_api_idempotency_key_reused_for_another_body_is_422(api, buyer, regular)
         "/api/ticket-requests", {"ticket_type_id": regular.pk, "quantity": 2}, HTTP_IDEMPOTENCY_KEY="k1"
     )
     assert (other.status_code, other.json()["code"]) == (422, "idempotency_key_reused")
+
+
+# My tickets
+
+
+def test_my_tickets_groups_the_orders_under_one_heading_per_event(buyer, make_event):
+    later = make_event(name="Later Show", vip=None, regular=10, time_zone="America/New_York")
+    sooner = make_event(name="Sooner Show", vip=None, regular=10, time_zone="Europe/Berlin")
+    sooner.starts_at = later.starts_at - timedelta(days=3)
+    sooner.save(update_fields=["starts_at"])
+    for event in (later, sooner, later):
+        services.enqueue_request(user=buyer, ticket_type_id=event.ticket_types.get().pk, quantity=1)
+        services.drain_event_queue(event_id=event.pk)
+    first_later, second_later = Order.objects.filter(event=later).order_by("pk")
+    [sooner_order] = Order.objects.filter(event=sooner)
+
+    page = logged_in(buyer).get(reverse("ticketing:my_tickets")).content.decode()
+    sections = page.split('data-testid="event-tickets"')[1:]
+    assert [s.count("<h2") for s in sections] == [1, 1]
+    assert "Sooner Show" in sections[0] and "CET" in sections[0]
+    assert "Later Show" in sections[1] and "EST" in sections[1]
+    assert f"Order #{sooner_order.pk}" in sections[0] and "Later Show" not in sections[0]
+    # The later event's two orders share its one section, the newest first.
+    assert sections[1].index(f"Order #{second_later.pk}") < sections[1].index(f"Order #{first_later.pk}")
+    assert reverse("ticketing:order_tickets_pdf", args=[first_later.pk]) in sections[1]

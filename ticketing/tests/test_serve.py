@@ -230,3 +230,33 @@ def test_a_make_run_start_serves_production_pages_without_debug(tmp_path, event)
         finally:
             proc.send_signal(signal.SIGTERM)
             proc.wait(30)
+
+
+def test_serve_names_the_address_it_serves_as_site_url_unless_one_is_given(monkeypatch):
+    from ticketing.management.commands import serve
+
+    monkeypatch.setattr(serve.socket, "getfqdn", lambda: "tix.example.test")
+    cases = [
+        ({}, "127.0.0.1", 8123, "http://127.0.0.1:8123"),
+        ({"SITE_URL": ""}, "localhost", 9000, "http://localhost:9000"),
+        ({}, "::1", 8000, "http://[::1]:8000"),
+        ({}, "[::1]", 8000, "http://[::1]:8000"),
+        ({}, "0.0.0.0", 80, "http://tix.example.test:80"),
+        ({"SITE_URL": "https://tickets.example.org"}, "127.0.0.1", 8123, "https://tickets.example.org"),
+    ]
+    for environ, host, port, expected in cases:
+        serve.name_site_url(environ, host, port)
+        assert environ["SITE_URL"] == expected, (host, port)
+
+
+def test_the_children_of_serve_read_the_site_url_it_named():
+    from ticketing.management.commands import serve
+
+    environ = {"PATH": os.environ.get("PATH", "")}
+    serve.name_site_url(environ, "127.0.0.1", 8765)
+    code = "import django, os; django.setup(); from django.conf import settings; print(settings.SITE_URL)"
+    env = {**os.environ, **environ, "DJANGO_SETTINGS_MODULE": "eventtix.settings"}
+    out = subprocess.run(
+        [sys.executable, "-c", code], env=env, cwd=ROOT, capture_output=True, text=True, timeout=60
+    )
+    assert out.stdout.strip() == "http://127.0.0.1:8765", out.stderr[-2000:]

@@ -38,6 +38,21 @@ def is_loopback(host: str) -> bool:
         return False
 
 
+def served_url(host: str, port: int) -> str:
+    """The address serve's web server answers on, as a link reaches it: "http://127.0.0.1:8000"."""
+    bare = host.strip("[]")
+    if bare in ("", "0.0.0.0", "::"):
+        bare = socket.getfqdn()  # every address of this machine: its name is the one to link to
+    return f"http://[{bare}]:{port}" if ":" in bare else f"http://{bare}:{port}"
+
+
+def name_site_url(environ, host: str, port: int) -> None:
+    """Unless the environment names SITE_URL, give the children the address served, so that the
+    links in emails reach this server (serve --port 8080 links to port 8080)."""
+    if not environ.get("SITE_URL"):
+        environ["SITE_URL"] = served_url(host, port)
+
+
 def lower_priority(nice: int) -> None:
     """In a child about to start: give way to the other processes on the CPUs by `nice` (0-19).
 
@@ -137,6 +152,7 @@ class Command(BaseCommand):
             # Only this machine can reach it, over plain HTTP: no HTTPS redirect or Secure-only
             # cookies for the children (eventtix/settings.py), unless the environment says otherwise.
             os.environ.setdefault("PLAIN_HTTP", "true")
+        name_site_url(os.environ, host, port)
         if dev or os.name == "nt":  # gunicorn does not run on Windows
             # With --reload, serve's sweep ends the reloader's child with the reloader.
             web = [*manage, "runserver", f"{host}:{port}", *([] if dev and reload else ["--noreload"])]
