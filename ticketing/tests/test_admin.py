@@ -246,3 +246,53 @@ def test_staff_without_the_cancel_permission_are_not_offered_the_actions(client,
     client.force_login(clerk)
     page = client.get(reverse("admin:ticketing_order_changelist")).content.decode()
     assert "cancel_orders" not in page
+
+
+def test_view_on_site_opens_the_order_page_for_staff(client, admin_user, served_request):
+    from django.contrib.contenttypes.models import ContentType
+
+    from ticketing.models import Order
+
+    order = Order.objects.get()
+    client.force_login(admin_user)
+    change = client.get(reverse("admin:ticketing_order_change", args=[order.pk])).content.decode()
+    shortcut = reverse("admin:view_on_site", args=[ContentType.objects.get_for_model(Order).pk, order.pk])
+    assert shortcut in change
+    response = client.get(shortcut, follow=True)
+    assert response.status_code == 200
+    assert response.redirect_chain[-1][0].endswith(order.get_absolute_url())
+    assert "Record a refund" in response.content.decode()
+
+
+@pytest.fixture
+def order_viewer(make_user):
+    from django.contrib.auth.models import Permission
+
+    clerk = make_user(email="clerk@example.test", is_staff=True)
+    clerk.user_permissions.add(Permission.objects.get(codename="view_order"))
+    return clerk
+
+
+def test_staff_who_may_view_orders_see_an_order_read_only(client, order_viewer, buyer, served_request):
+    from ticketing.models import Order
+
+    order = Order.objects.get()
+    client.force_login(order_viewer)
+    response = client.get(order.get_absolute_url())
+    page = response.content.decode()
+    assert response.status_code == 200
+    assert buyer.email in page
+    assert "Cancel the chosen tickets" not in page and "Record a refund" not in page
+    refused = client.post(reverse("ticketing:order_refund", args=[order.pk]), {"amount": "1", "reason": "x"})
+    assert refused.status_code == 403
+    tickets = list(order.tickets.values_list("pk", flat=True))
+    cancel = client.post(reverse("ticketing:order_cancel", args=[order.pk]), {"tickets": tickets})
+    assert cancel.status_code in (400, 403, 404)
+    assert Order.objects.get().active == len(tickets)
+
+
+def test_staff_without_the_view_permission_do_not_see_others_orders(client, make_user, served_request):
+    from ticketing.models import Order
+
+    client.force_login(make_user(is_staff=True))
+    assert client.get(Order.objects.get().get_absolute_url()).status_code == 404
