@@ -296,3 +296,49 @@ def test_staff_without_the_view_permission_do_not_see_others_orders(client, make
 
     client.force_login(make_user(is_staff=True))
     assert client.get(Order.objects.get().get_absolute_url()).status_code == 404
+
+
+def user_change_post(user, **changes):
+    """The user's change form as the admin posts it."""
+    data = {
+        "email": user.email,
+        "name": user.name,
+        "is_active": "on",
+        "last_login_0": "",
+        "last_login_1": "",
+        "date_joined_0": user.date_joined.strftime("%Y-%m-%d"),
+        "date_joined_1": user.date_joined.strftime("%H:%M:%S"),
+    }
+    data.update(changes)
+    return data
+
+
+def test_ticking_door_staff_in_the_user_admin_puts_the_user_in_the_door_group(client, admin_user, buyer):
+    from ticketing.setup import DOOR_STAFF_GROUP, DOOR_SUPERVISORS_GROUP
+
+    client.force_login(admin_user)
+    url = reverse("admin:accounts_user_change", args=[buyer.pk])
+    assert 'name="door_staff"' in client.get(url).content.decode()
+    response = client.post(url, user_change_post(buyer, door_staff="on"))
+    assert response.status_code == 302, response.content.decode()[:3000]
+    assert list(buyer.groups.values_list("name", flat=True)) == [DOOR_STAFF_GROUP]
+    assert buyer.has_perm("ticketing.check_in_ticket")
+    client.post(url, user_change_post(buyer, door_supervisor="on"))
+    assert list(buyer.groups.values_list("name", flat=True)) == [DOOR_SUPERVISORS_GROUP]
+
+
+def test_the_door_staff_box_starts_ticked_for_door_staff_and_unticking_removes_them(
+    client, admin_user, door_staff
+):
+    client.force_login(admin_user)
+    url = reverse("admin:accounts_user_change", args=[door_staff.pk])
+    assert client.get(url).context["adminform"].form["door_staff"].initial is True
+    client.post(url, user_change_post(door_staff))
+    assert not door_staff.groups.exists()
+
+
+def test_adding_a_user_in_the_admin_still_works(client, admin_user):
+    client.force_login(admin_user)
+    data = {"email": "new@example.test", "name": "New", "usable_password": "false"}
+    response = client.post(reverse("admin:accounts_user_add"), data)
+    assert response.status_code == 302, response.content.decode()[:3000]
