@@ -54,7 +54,9 @@ class Event(models.Model):
     venue = models.CharField(max_length=200, blank=True)
     starts_at = models.DateTimeField()
     sale_opens_at = models.DateTimeField(
-        help_text="Requests made before this wait in the waiting room and are shuffled at opening."
+        help_text=_(
+            "When tickets go on sale. Requests made in the waiting room before then are shuffled at opening."
+        )
     )
     sale_closes_at = models.DateTimeField(null=True, blank=True)
     waiting_room_opens_at = models.DateTimeField(
