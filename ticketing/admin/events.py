@@ -2,6 +2,7 @@ from django.conf import settings
 from django.contrib import admin
 from django.db.models import F
 from django.db.models.functions import Coalesce
+from django.urls import NoReverseMatch, reverse
 from django.utils.text import format_lazy
 from django.utils.translation import gettext_lazy as _
 
@@ -33,6 +34,20 @@ class TicketTypeInline(admin.TabularInline):
 
     def get_extra(self, request, obj=None, **kwargs):
         return len(SUGGESTED_TICKET_TYPES) if obj is None else 0
+
+
+def event_links(event_id) -> list[dict]:
+    """The staff pages about one event, for its admin page: the dashboard and the attendee exports."""
+    links = [{"label": _("Dashboard"), "url": reverse("ticketing:dashboard")}]
+    for label, name in [
+        (_("Attendees (CSV)"), "ticketing:attendees_csv"),
+        (_("Attendees (Excel)"), "ticketing:attendees_xlsx"),
+    ]:
+        try:
+            links.append({"label": label, "url": reverse(name, kwargs={"event_id": event_id})})
+        except NoReverseMatch:
+            pass  # the exports are not installed yet
+    return links
 
 
 @admin.register(Event)
@@ -87,6 +102,10 @@ class EventAdmin(CanCancel, CapacityAudited, admin.ModelAdmin):
             {"fields": ["cancellation_deadline", "cancelled_at", "created_at"]},
         ),
     ]
+
+    def change_view(self, request, object_id, form_url="", extra_context=None):
+        extra_context = {**(extra_context or {}), "event_links": event_links(object_id)}
+        return super().change_view(request, object_id, form_url, extra_context)
 
     def get_formset_kwargs(self, request, obj, inline, prefix):
         kwargs = super().get_formset_kwargs(request, obj, inline, prefix)

@@ -342,3 +342,18 @@ def test_adding_a_user_in_the_admin_still_works(client, admin_user):
     data = {"email": "new@example.test", "name": "New", "usable_password": "false"}
     response = client.post(reverse("admin:accounts_user_add"), data)
     assert response.status_code == 302, response.content.decode()[:3000]
+
+
+def test_the_admin_index_links_to_the_dashboard_and_uses_the_site_colours(client, admin_user):
+    client.force_login(admin_user)
+    page = client.get(reverse("admin:index")).content.decode()
+    assert f'href="{reverse("ticketing:dashboard")}"' in page
+    assert "css/admin.css" in page
+
+
+def test_the_event_change_page_links_to_the_dashboard(client, admin_user, event):
+    client.force_login(admin_user)
+    response = client.get(reverse("admin:events_event_change", args=[event.pk]))
+    links = response.context["event_links"]
+    assert reverse("ticketing:dashboard") in [link["url"] for link in links]
+    assert f'<li><a href="{reverse("ticketing:dashboard")}">Dashboard</a></li>' in response.content.decode()
