@@ -200,7 +200,7 @@ def ticket_by_token(*, qr_token: str) -> Ticket | None:
 
 def recent_transactions(*, limit: int = 10):
     """The newest audit entries, newest first."""
-    return AuditEntry.objects.select_related("ticket_type", "user").order_by("-id")[:limit]
+    return AuditEntry.objects.select_related("event", "ticket_type", "user").order_by("-id")[:limit]
 
 
 def sales_over_time(*, event_id: int) -> list[tuple]:
