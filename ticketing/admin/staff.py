@@ -39,8 +39,9 @@ admin.site.unregister(User)
 @admin.register(User)
 class DoorRolesUserAdmin(UserAdmin):
     form = DoorRolesForm
+    # Right after accounts' "Permissions", before its "Dates".
     fieldsets = [
-        *UserAdmin.fieldsets,
+        *UserAdmin.fieldsets[:-1],
         (
             _("Door"),
             {
@@ -48,6 +49,7 @@ class DoorRolesUserAdmin(UserAdmin):
                 "description": _("These boxes win over the groups chosen above for the two door groups."),
             },
         ),
+        UserAdmin.fieldsets[-1],
     ]
 
     def save_related(self, request, form, formsets, change):

@@ -32,6 +32,7 @@ def test_the_admin_pages_have_enough_contrast(live_server, browser, device, admi
         ("index", "/admin/"),
         ("event-add", "/admin/events/event/add/"),
         ("event-change", f"/admin/events/event/{event.pk}/change/"),
+        ("user-change", f"/admin/accounts/user/{admin_user.pk}/change/"),
     ]:
         page.goto(f"{live_server.url}{path}")
         page.screenshot(path=SHOTS / f"{device}-{label}.png", full_page=True)
