@@ -158,13 +158,15 @@ def test_long_names_are_cut_to_fit_80_columns(demo, make_user):
     Event.objects.filter(pk=1).update(name="A Very Long Event Name " * 5)
     TicketType.objects.filter(name="VIP").update(name="Very Important Person Deluxe")
     make_user(email="someone.with.a.really.long.address@example.test")
-    run(
+    queued = run(
         "enqueue",
         "--type",
         "Very Important Person Deluxe",
         "--email",
         "someone.with.a.really.long.address@example.test",
     )
-    out = run("availability") + run("transactions")
+    assert max(len(line) for line in queued.splitlines()) <= 80
+    assert "position 1." in queued
+    out = run("availability") + run("transactions") + run("process")
     assert max(len(line) for line in out.splitlines()) <= 80
     assert "Very Import… " in out and "A Very Long E… someone.with.a.re…" in out

@@ -1,3 +1,5 @@
+import textwrap
+
 from django.contrib.auth import get_user_model
 from django.core.management.base import BaseCommand, CommandError
 from django.utils.translation import gettext as _
@@ -17,6 +19,11 @@ EventTix operator menu
 WIDTH = 80
 # The shell's code for a command ended by Ctrl-C (128 + SIGINT).
 INTERRUPTED = 130
+
+
+def wrap(text: str) -> str:
+    """A message broken into lines that fit the terminal, the later ones indented."""
+    return textwrap.fill(text, WIDTH, subsequent_indent="  ")
 
 
 def fit(text, width: int) -> str:
@@ -91,7 +98,7 @@ class Command(BaseCommand):
             place = f"position {position.position}"
         verb = "Waiting" if position.waiting_list else "Queued"
         self.stdout.write(
-            f"{verb} request #{request.pk}: {quantity} × {ticket_type.name} for {user.email}, {place}."
+            wrap(f"{verb} request #{request.pk}: {quantity} × {ticket_type.name} for {user.email}, {place}.")
         )
 
     def process(self, *, until_empty):
@@ -111,8 +118,11 @@ class Command(BaseCommand):
             self.stdout.write("Nothing queued.")
         for event_id, r in totals.items():
             self.stdout.write(
-                f"Event {event_id}: {r.fulfilled} fulfilled ({r.tickets} tickets), {r.rejected} rejected, "
-                f"{r.waiting} to the waiting list" + (", more queued" if r.more else "")
+                wrap(
+                    f"Event {event_id}: {r.fulfilled} fulfilled ({r.tickets} tickets), "
+                    f"{r.rejected} rejected, {r.waiting} to the waiting list"
+                    + (", more queued" if r.more else "")
+                )
             )
         services.flush_transactions_csv()
 
@@ -163,7 +173,7 @@ class Command(BaseCommand):
                 self.stdout.write("\n" + _("Bye."))
                 return
             except (CommandError, TicketingError) as exc:
-                self.stderr.write(f"Error: {getattr(exc, 'message', exc)}")
+                self.stderr.write(wrap(f"Error: {getattr(exc, 'message', exc)}"))
 
     def enqueue_from_prompts(self):
         """The menu's enqueue: each answer is checked before the next question is asked."""
