@@ -10,9 +10,7 @@ urlpatterns = [
     path("log-out-everywhere/", views.log_out_everywhere, name="log_out_everywhere"),
     path(
         "login/",
-        throttling.throttle_page(throttling.LOGIN)(
-            auth_views.LoginView.as_view(authentication_form=LoginForm)
-        ),
+        throttling.throttle_page(throttling.LOGIN)(views.LoginView.as_view(authentication_form=LoginForm)),
         name="login",
     ),
     path("logout/", auth_views.LogoutView.as_view(), name="logout"),

@@ -7,12 +7,17 @@ from django.contrib.auth import views as auth_views
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import ValidationError
 from django.shortcuts import redirect, render, resolve_url
+from django.urls import reverse
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.http import require_POST
 
 from accounts.forms import PasswordChangeForm, RegisterForm, ResetPasswordForm
 from accounts.services import register_user, revoke_all_sessions
 from eventtix.throttling import REGISTER, throttle_page
+
+# Named, not imported: accounts does not import ticketing, which owns the door.
+DOOR_PERMISSION = "ticketing.check_in_ticket"
+DOOR_URL_NAME = "ticketing:door"
 
 
 def _next_url(request) -> str:
@@ -68,6 +73,16 @@ def log_out_everywhere(request):
     logout(request)
     messages.success(request, "You were logged out everywhere: every browser and app.")
     return redirect("login")
+
+
+class LoginView(auth_views.LoginView):
+    """Django's log-in; without a ?next=, door-only staff land on the door page, the rest on events."""
+
+    def get_default_redirect_url(self):
+        user = self.request.user
+        if not user.is_staff and user.has_perm(DOOR_PERMISSION):
+            return reverse(DOOR_URL_NAME)
+        return super().get_default_redirect_url()
 
 
 class PasswordResetConfirmView(auth_views.PasswordResetConfirmView):

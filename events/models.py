@@ -8,6 +8,7 @@ from django.db import models
 from django.db.models import F, Q
 from django.urls import reverse
 from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
 
 
 def default_time_zone() -> str:
@@ -53,7 +54,9 @@ class Event(models.Model):
     venue = models.CharField(max_length=200, blank=True)
     starts_at = models.DateTimeField()
     sale_opens_at = models.DateTimeField(
-        help_text="Requests made before this wait in the waiting room and are shuffled at opening."
+        help_text=_(
+            "When tickets go on sale. Requests made in the waiting room before then are shuffled at opening."
+        )
     )
     sale_closes_at = models.DateTimeField(null=True, blank=True)
     waiting_room_opens_at = models.DateTimeField(
@@ -89,9 +92,12 @@ class Event(models.Model):
             models.CheckConstraint(
                 condition=Q(sale_closes_at__isnull=True) | Q(sale_closes_at__gt=F("sale_opens_at")),
                 name="event_sale_closes_after_it_opens",
+                violation_error_message=_("The sale must close after it opens."),
             ),
             models.CheckConstraint(
-                condition=Q(max_tickets_per_user__gte=1), name="event_max_tickets_positive"
+                condition=Q(max_tickets_per_user__gte=1),
+                name="event_max_tickets_positive",
+                violation_error_message=_("Each buyer must be allowed at least one ticket."),
             ),
         ]
 
@@ -130,13 +136,31 @@ class TicketType(models.Model):
     class Meta:
         ordering = ["event", "-priority", "id"]
         constraints = [
-            models.UniqueConstraint(fields=["event", "name"], name="ticket_type_name_unique"),
-            models.CheckConstraint(condition=Q(sold__gte=0), name="ticket_type_sold_not_negative"),
-            models.CheckConstraint(condition=Q(sold__lte=F("capacity")), name="ticket_type_not_oversold"),
-            models.CheckConstraint(
-                condition=Q(max_per_request__gte=1), name="ticket_type_max_per_request_positive"
+            models.UniqueConstraint(
+                fields=["event", "name"],
+                name="ticket_type_name_unique",
+                violation_error_message=_("This event already has a ticket type with that name."),
             ),
-            models.CheckConstraint(condition=Q(price__gte=0), name="ticket_type_price_not_negative"),
+            models.CheckConstraint(
+                condition=Q(sold__gte=0),
+                name="ticket_type_sold_not_negative",
+                violation_error_message=_("The number sold cannot be below zero."),
+            ),
+            models.CheckConstraint(
+                condition=Q(sold__lte=F("capacity")),
+                name="ticket_type_not_oversold",
+                violation_error_message=_("The capacity cannot be lower than the number already sold."),
+            ),
+            models.CheckConstraint(
+                condition=Q(max_per_request__gte=1),
+                name="ticket_type_max_per_request_positive",
+                violation_error_message=_("A request must be allowed at least one ticket."),
+            ),
+            models.CheckConstraint(
+                condition=Q(price__gte=0),
+                name="ticket_type_price_not_negative",
+                violation_error_message=_("The price cannot be negative."),
+            ),
         ]
 
     def __str__(self):

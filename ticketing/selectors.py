@@ -177,10 +177,10 @@ def user_orders(*, user):
 
 
 def order_for(*, user, order_id: int) -> Order | None:
-    """The user's own order with its tickets; staff who manage orders see any."""
-    from ticketing.services.orders import can_manage_orders
+    """The user's own order with its tickets; staff who may view orders see any."""
+    from ticketing.services.orders import can_view_orders
 
-    orders = _orders_with_tickets() if can_manage_orders(user) else user_orders(user=user)
+    orders = _orders_with_tickets() if can_view_orders(user) else user_orders(user=user)
     return orders.filter(pk=order_id).first()
 
 
@@ -200,7 +200,7 @@ def ticket_by_token(*, qr_token: str) -> Ticket | None:
 
 def recent_transactions(*, limit: int = 10):
     """The newest audit entries, newest first."""
-    return AuditEntry.objects.select_related("ticket_type", "user").order_by("-id")[:limit]
+    return AuditEntry.objects.select_related("event", "ticket_type", "user").order_by("-id")[:limit]
 
 
 def sales_over_time(*, event_id: int) -> list[tuple]:

@@ -123,3 +123,25 @@ def test_password_reset_for_an_unknown_address_sends_nothing(client):
     response = client.post(reverse("password_reset"), {"email": "nobody@example.test"})
     assert response.status_code == 302
     assert mail.outbox == []
+
+
+def test_door_only_staff_land_on_the_door_page_after_logging_in(client, door_staff):
+    response = client.post(reverse("login"), {"username": door_staff.email, "password": PASSWORD})
+    assert response.status_code == 302
+    assert response["Location"] == reverse("ticketing:door")
+
+
+def test_door_staff_with_a_next_go_there(client, door_staff):
+    data = {"username": door_staff.email, "password": PASSWORD, "next": "/events/"}
+    assert client.post(reverse("login"), data)["Location"] == "/events/"
+
+
+@pytest.mark.parametrize("who", ["buyer", "staff_at_the_door"])
+def test_buyers_and_staff_land_on_the_events_list_after_logging_in(client, buyer, door_staff, who):
+    user = buyer
+    if who == "staff_at_the_door":
+        door_staff.is_staff = True
+        door_staff.save(update_fields=["is_staff"])
+        user = door_staff
+    response = client.post(reverse("login"), {"username": user.email, "password": PASSWORD})
+    assert response["Location"] == reverse("events:list")

@@ -46,3 +46,28 @@ def error_responses(*codes: int, **overrides) -> dict[int, OpenApiResponse]:
         response, description = overrides.get(f"s{code}", (default, DESCRIPTIONS[code]))
         responses[code] = OpenApiResponse(response=response, description=description)
     return responses
+
+
+def public_operations_need_no_token(result, generator, request, public):
+    """drf-spectacular postprocessing hook: an operation open to anyone says `security: []`.
+
+    drf-spectacular lists the bearer token and an empty alternative ({}) for an AllowAny view, which
+    Swagger UI still draws a padlock for; an empty list says plainly that no token is needed.
+    """
+    for path_item in result.get("paths", {}).values():
+        for operation in path_item.values():
+            security = operation.get("security") if isinstance(operation, dict) else None
+            if security and {} in security:
+                operation["security"] = []
+    return result
+
+
+def postprocessing_hooks() -> list[str]:
+    """The configured hooks (drf-spectacular's enum naming by default), then the one above."""
+    from django.conf import settings
+    from drf_spectacular.settings import SPECTACULAR_DEFAULTS
+
+    configured = getattr(settings, "SPECTACULAR_SETTINGS", {}).get(
+        "POSTPROCESSING_HOOKS", SPECTACULAR_DEFAULTS["POSTPROCESSING_HOOKS"]
+    )
+    return [*configured, "eventtix.api.schema.public_operations_need_no_token"]

@@ -4,4 +4,4 @@ Events' admin lives here, not in the events app, because saving one goes through
 rules (capacity changes are audited; deleting what holds sales is refused).
 """
 
-from ticketing.admin import door, events, sales  # noqa: F401 (registers the model admins)
+from ticketing.admin import door, events, sales, staff  # noqa: F401 (registers the model admins)

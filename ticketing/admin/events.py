@@ -1,6 +1,10 @@
+from django.conf import settings
 from django.contrib import admin
 from django.db.models import F
 from django.db.models.functions import Coalesce
+from django.urls import NoReverseMatch, reverse
+from django.utils.text import format_lazy
+from django.utils.translation import gettext_lazy as _
 
 from events.models import Event, TicketType
 from ticketing.admin.actions import CanCancel, cancel_events, rotate_signing_keys
@@ -15,11 +19,35 @@ class CapacityAudited:
             ledger.capacity_changed(ticket_type=ticket_type, old=old, actor_id=request.user.pk)
 
 
+# Offered on a new event's form; a row left as it is is not saved (its form has not changed).
+SUGGESTED_TICKET_TYPES = [
+    {"name": _("VIP"), "priority": 10, "max_per_request": 2},
+    {"name": _("Regular"), "priority": 0, "max_per_request": 4},
+]
+
+
 class TicketTypeInline(admin.TabularInline):
     model = TicketType
     extra = 0
     fields = ["name", "price", "capacity", "sold", "priority", "max_per_request"]
     readonly_fields = ["sold"]
+
+    def get_extra(self, request, obj=None, **kwargs):
+        return len(SUGGESTED_TICKET_TYPES) if obj is None else 0
+
+
+def event_links(event_id) -> list[dict]:
+    """The staff pages about one event, for its admin page: the dashboard and the attendee exports."""
+    links = [{"label": _("Dashboard"), "url": reverse("ticketing:dashboard")}]
+    for label, name in [
+        (_("Attendees (CSV)"), "ticketing:attendees_csv"),
+        (_("Attendees (Excel)"), "ticketing:attendees_xlsx"),
+    ]:
+        try:
+            links.append({"label": label, "url": reverse(name, kwargs={"event_id": event_id})})
+        except NoReverseMatch:
+            pass  # the exports are not installed yet
+    return links
 
 
 @admin.register(Event)
@@ -30,8 +58,61 @@ class EventAdmin(CanCancel, CapacityAudited, admin.ModelAdmin):
     search_fields = ["name", "venue", "slug"]
     prepopulated_fields = {"slug": ["name"]}
     date_hierarchy = "starts_at"
-    readonly_fields = ["cancelled_at"]
+    readonly_fields = ["cancelled_at", "created_at"]
     inlines = [TicketTypeInline]
+    # Every Event field is named here: a field left out would silently vanish from the form.
+    fieldsets = [
+        (None, {"fields": ["name", "slug", "description", "venue", "starts_at"]}),
+        (
+            _("Sale window"),
+            {
+                "fields": ["sale_opens_at", "sale_closes_at", "max_tickets_per_user"],
+                "description": _(
+                    "Buyers can ask for tickets from when the sale opens until it closes. Leave "
+                    "“closes” empty to keep the sale open until you cancel or close it."
+                ),
+            },
+        ),
+        (
+            _("Waiting room"),
+            {
+                "fields": ["waiting_room_opens_at"],
+                "description": _(
+                    "Optional. There is a waiting room only when this time is set: from then until "
+                    "the sale opens, requests wait and are shuffled fairly at opening. Leave it "
+                    "empty for no waiting room."
+                ),
+            },
+        ),
+        (
+            _("Time zone and currency"),
+            {
+                "fields": ["time_zone", "currency"],
+                "description": format_lazy(
+                    _(
+                        "The times on this form are entered in {zone}; pages show them to buyers "
+                        "in the event's time zone, and prices in its currency."
+                    ),
+                    zone=settings.TIME_ZONE,
+                ),
+            },
+        ),
+        (
+            _("Cancellation"),
+            {"fields": ["cancellation_deadline", "cancelled_at", "created_at"]},
+        ),
+    ]
+
+    def change_view(self, request, object_id, form_url="", extra_context=None):
+        extra_context = {**(extra_context or {}), "event_links": event_links(object_id)}
+        return super().change_view(request, object_id, form_url, extra_context)
+
+    def get_formset_kwargs(self, request, obj, inline, prefix):
+        kwargs = super().get_formset_kwargs(request, obj, inline, prefix)
+        if isinstance(inline, TicketTypeInline) and obj.pk is None:
+            # On the POST too: an untouched suggestion then counts as unchanged and is skipped.
+            kwargs["initial"] = SUGGESTED_TICKET_TYPES
+        return kwargs
 
     def save_formset(self, request, form, formset, change):
         # Read before the save: the admin's whole save is one transaction, so this is exact.

@@ -4,6 +4,7 @@ from django.conf import settings
 from django.db import models
 from django.db.models import F, Q
 from django.urls import reverse
+from django.utils.translation import gettext_lazy as _
 
 from events.models import Event, TicketType
 
@@ -99,10 +100,19 @@ class TicketRequest(models.Model):
                 fields=["user", "idempotency_key"],
                 condition=Q(idempotency_key__isnull=False),
                 name="ticketrequest_idempotency_unique",
+                violation_error_message=_("This request has already been made (same idempotency key)."),
             ),
-            models.CheckConstraint(condition=Q(quantity__gte=1), name="ticketrequest_quantity_positive"),
+            models.CheckConstraint(
+                condition=Q(quantity__gte=1),
+                name="ticketrequest_quantity_positive",
+                violation_error_message=_("A request must be for at least one ticket."),
+            ),
             # Every place is held by one request: the counts behind queue positions rely on it.
-            models.UniqueConstraint(fields=["event", "priority", "seq"], name="ticketrequest_place_unique"),
+            models.UniqueConstraint(
+                fields=["event", "priority", "seq"],
+                name="ticketrequest_place_unique",
+                violation_error_message=_("Another request already holds this place in the queue."),
+            ),
         ]
 
     # Not stored: set by services.enqueue_request on the request it has just queued, so the
@@ -134,10 +144,15 @@ class QueueCounter(models.Model):
 
     class Meta:
         constraints = [
-            models.UniqueConstraint(fields=["event", "priority"], name="queuecounter_event_priority"),
+            models.UniqueConstraint(
+                fields=["event", "priority"],
+                name="queuecounter_event_priority",
+                violation_error_message=_("This event already has a queue counter for that priority."),
+            ),
             models.CheckConstraint(
                 condition=Q(decided__gte=0, skipped__gte=0, arrived__gte=F("decided") + F("skipped")),
                 name="queuecounter_no_more_left_than_arrived",
+                violation_error_message=_("More requests cannot leave the queue than joined it."),
             ),
         ]
 
@@ -169,6 +184,7 @@ class TicketTypeCounter(models.Model):
             models.CheckConstraint(
                 condition=Q(queued__gte=0, waiting__gte=0, checked_in__gte=0, cancelled__gte=0),
                 name="tickettypecounter_not_negative",
+                violation_error_message=_("A ticket type's counts cannot go below zero."),
             ),
         ]
 
@@ -208,10 +224,14 @@ class Order(models.Model):
         indexes = [models.Index(fields=["user", "event"], name="order_user_event")]
         constraints = [
             models.CheckConstraint(
-                condition=Q(active__lte=F("quantity")), name="order_active_within_quantity"
+                condition=Q(active__lte=F("quantity")),
+                name="order_active_within_quantity",
+                violation_error_message=_("An order cannot hold more tickets than it bought."),
             ),
             models.CheckConstraint(
-                condition=Q(refunded__gte=0, refunded__lte=F("total")), name="order_refund_within_total"
+                condition=Q(refunded__gte=0, refunded__lte=F("total")),
+                name="order_refund_within_total",
+                violation_error_message=_("A refund cannot be negative or more than the order's total."),
             ),
         ]
 

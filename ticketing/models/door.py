@@ -3,6 +3,7 @@
 from django.conf import settings
 from django.db import models
 from django.db.models import Q
+from django.utils.translation import gettext_lazy as _
 
 
 class CheckInList(models.Model):
@@ -29,9 +30,16 @@ class CheckInList(models.Model):
     class Meta:
         ordering = ["event_id", "-is_default", "name"]
         constraints = [
-            models.UniqueConstraint(fields=["event", "name"], name="checkinlist_unique_name"),
             models.UniqueConstraint(
-                fields=["event"], condition=Q(is_default=True), name="checkinlist_one_default"
+                fields=["event", "name"],
+                name="checkinlist_unique_name",
+                violation_error_message=_("This event already has a check-in list with that name."),
+            ),
+            models.UniqueConstraint(
+                fields=["event"],
+                condition=Q(is_default=True),
+                name="checkinlist_one_default",
+                violation_error_message=_("This event already has a default check-in list."),
             ),
         ]
 
@@ -75,7 +83,10 @@ class CheckIn(models.Model):
         ordering = ["-id"]
         constraints = [
             models.UniqueConstraint(
-                fields=["check_in_list", "ticket"], condition=Q(active=True), name="checkin_once_per_list"
+                fields=["check_in_list", "ticket"],
+                condition=Q(active=True),
+                name="checkin_once_per_list",
+                violation_error_message=_("This ticket is already checked in on this list."),
             ),
         ]
         indexes = [models.Index(fields=["check_in_list", "active"], name="checkin_list_active")]
@@ -102,7 +113,10 @@ class EventKey(models.Model):
         ordering = ["-id"]
         constraints = [
             models.UniqueConstraint(
-                fields=["event"], condition=Q(retired_at__isnull=True), name="eventkey_one_active"
+                fields=["event"],
+                condition=Q(retired_at__isnull=True),
+                name="eventkey_one_active",
+                violation_error_message=_("This event already has an active signing key."),
             ),
         ]
 

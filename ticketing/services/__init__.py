@@ -23,6 +23,7 @@ from ticketing.services.notifications import send_outbox, send_owed_emails
 from ticketing.services.orders import (
     buyer_may_cancel,
     can_manage_orders,
+    can_view_orders,
     cancel_event,
     cancel_order,
     record_refund,
@@ -43,6 +44,7 @@ __all__ = [
     "can_check_in",
     "can_fix_check_ins",
     "can_manage_orders",
+    "can_view_orders",
     "cancel_event",
     "cancel_order",
     "cancel_request",

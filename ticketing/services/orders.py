@@ -13,11 +13,19 @@ from ticketing.models import Order, Ticket, TicketRequest
 from ticketing.services import ledger
 
 CANCEL_PERMISSION = "ticketing.cancel_order"
+VIEW_PERMISSION = "ticketing.view_order"
 
 
 def can_manage_orders(user) -> bool:
     """Staff who may cancel any order, cancel tickets, record refunds and cancel events."""
     return bool(user and user.is_authenticated and user.is_staff and user.has_perm(CANCEL_PERMISSION))
+
+
+def can_view_orders(user) -> bool:
+    """Staff who may see any order's page: read-only unless they may also manage orders."""
+    return can_manage_orders(user) or bool(
+        user and user.is_authenticated and user.is_staff and user.has_perm(VIEW_PERMISSION)
+    )
 
 
 def cancel_order(

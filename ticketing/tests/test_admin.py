@@ -246,3 +246,114 @@ def test_staff_without_the_cancel_permission_are_not_offered_the_actions(client,
     client.force_login(clerk)
     page = client.get(reverse("admin:ticketing_order_changelist")).content.decode()
     assert "cancel_orders" not in page
+
+
+def test_view_on_site_opens_the_order_page_for_staff(client, admin_user, served_request):
+    from django.contrib.contenttypes.models import ContentType
+
+    from ticketing.models import Order
+
+    order = Order.objects.get()
+    client.force_login(admin_user)
+    change = client.get(reverse("admin:ticketing_order_change", args=[order.pk])).content.decode()
+    shortcut = reverse("admin:view_on_site", args=[ContentType.objects.get_for_model(Order).pk, order.pk])
+    assert shortcut in change
+    response = client.get(shortcut, follow=True)
+    assert response.status_code == 200
+    assert response.redirect_chain[-1][0].endswith(order.get_absolute_url())
+    assert "Record a refund" in response.content.decode()
+
+
+@pytest.fixture
+def order_viewer(make_user):
+    from django.contrib.auth.models import Permission
+
+    clerk = make_user(email="clerk@example.test", is_staff=True)
+    clerk.user_permissions.add(Permission.objects.get(codename="view_order"))
+    return clerk
+
+
+def test_staff_who_may_view_orders_see_an_order_read_only(client, order_viewer, buyer, served_request):
+    from ticketing.models import Order
+
+    order = Order.objects.get()
+    client.force_login(order_viewer)
+    response = client.get(order.get_absolute_url())
+    page = response.content.decode()
+    assert response.status_code == 200
+    assert buyer.email in page
+    assert "Cancel the chosen tickets" not in page and "Record a refund" not in page
+    refused = client.post(reverse("ticketing:order_refund", args=[order.pk]), {"amount": "1", "reason": "x"})
+    assert refused.status_code == 403
+    tickets = list(order.tickets.values_list("pk", flat=True))
+    cancel = client.post(reverse("ticketing:order_cancel", args=[order.pk]), {"tickets": tickets})
+    assert cancel.status_code in (400, 403, 404)
+    assert Order.objects.get().active == len(tickets)
+
+
+def test_staff_without_the_view_permission_do_not_see_others_orders(client, make_user, served_request):
+    from ticketing.models import Order
+
+    client.force_login(make_user(is_staff=True))
+    assert client.get(Order.objects.get().get_absolute_url()).status_code == 404
+
+
+def user_change_post(user, **changes):
+    """The user's change form as the admin posts it."""
+    data = {
+        "email": user.email,
+        "name": user.name,
+        "is_active": "on",
+        "last_login_0": "",
+        "last_login_1": "",
+        "date_joined_0": user.date_joined.strftime("%Y-%m-%d"),
+        "date_joined_1": user.date_joined.strftime("%H:%M:%S"),
+    }
+    data.update(changes)
+    return data
+
+
+def test_ticking_door_staff_in_the_user_admin_puts_the_user_in_the_door_group(client, admin_user, buyer):
+    from ticketing.setup import DOOR_STAFF_GROUP, DOOR_SUPERVISORS_GROUP
+
+    client.force_login(admin_user)
+    url = reverse("admin:accounts_user_change", args=[buyer.pk])
+    assert 'name="door_staff"' in client.get(url).content.decode()
+    response = client.post(url, user_change_post(buyer, door_staff="on"))
+    assert response.status_code == 302, response.content.decode()[:3000]
+    assert list(buyer.groups.values_list("name", flat=True)) == [DOOR_STAFF_GROUP]
+    assert buyer.has_perm("ticketing.check_in_ticket")
+    client.post(url, user_change_post(buyer, door_supervisor="on"))
+    assert list(buyer.groups.values_list("name", flat=True)) == [DOOR_SUPERVISORS_GROUP]
+
+
+def test_the_door_staff_box_starts_ticked_for_door_staff_and_unticking_removes_them(
+    client, admin_user, door_staff
+):
+    client.force_login(admin_user)
+    url = reverse("admin:accounts_user_change", args=[door_staff.pk])
+    assert client.get(url).context["adminform"].form["door_staff"].initial is True
+    client.post(url, user_change_post(door_staff))
+    assert not door_staff.groups.exists()
+
+
+def test_adding_a_user_in_the_admin_still_works(client, admin_user):
+    client.force_login(admin_user)
+    data = {"email": "new@example.test", "name": "New", "usable_password": "false"}
+    response = client.post(reverse("admin:accounts_user_add"), data)
+    assert response.status_code == 302, response.content.decode()[:3000]
+
+
+def test_the_admin_index_links_to_the_dashboard_and_uses_the_site_colours(client, admin_user):
+    client.force_login(admin_user)
+    page = client.get(reverse("admin:index")).content.decode()
+    assert f'href="{reverse("ticketing:dashboard")}"' in page
+    assert "css/admin.css" in page
+
+
+def test_the_event_change_page_links_to_the_dashboard(client, admin_user, event):
+    client.force_login(admin_user)
+    response = client.get(reverse("admin:events_event_change", args=[event.pk]))
+    links = response.context["event_links"]
+    assert reverse("ticketing:dashboard") in [link["url"] for link in links]
+    assert f'<li><a href="{reverse("ticketing:dashboard")}">Dashboard</a></li>' in response.content.decode()

@@ -67,6 +67,7 @@ API = [
 PAGES = [
     # method  path                                      anonymous A      B      door   admin
     ("GET",    "/",                                      302,     302,   302,   302,   302),
+    ("GET",    "/favicon.ico",                           302,     302,   302,   302,   302),
     ("GET",    "/events/",                               200,     200,   200,   200,   200),
     ("GET",    "/events/{event}/",                       200,     200,   200,   200,   200),
     ("POST",   "/events/{event}/",                       LOGIN,   302,   302,   302,   302),

@@ -90,3 +90,83 @@ def test_until_empty_stops_when_only_a_waiting_list_is_left(demo):
     assert "1 fulfilled (2 tickets), 0 rejected, 1 to the waiting list" in run("process", "--until-empty")
     assert TicketRequest.objects.filter(status="waiting").count() == 1
     assert re.search(r"VIP\s+2\s+2\s+0\s+0\s+1", run("availability"))
+
+
+def test_menu_says_enqueue_makes_a_real_order_and_email(demo, monkeypatch):
+    out = run(stdin="5\n", monkeypatch=monkeypatch)
+    assert "2) Enqueue a request: creates a real order and sends a real email" in out
+    assert out.rstrip().endswith("Bye.")
+
+
+def test_menu_enqueue_refuses_an_unknown_event_before_asking_the_rest(demo, monkeypatch):
+    out = run(stdin="2\n99\n5\n", monkeypatch=monkeypatch)
+    assert "No event with id 99" in out
+    # "5" reached the menu again (it was not taken as the ticket type): the menu shows twice.
+    assert out.count("EventTix operator menu") == 2
+    assert not TicketRequest.objects.exists()
+
+
+def test_menu_enqueue_refuses_an_unknown_type_before_asking_the_rest(demo, monkeypatch):
+    out = run(stdin="2\n1\nGold\n5\n", monkeypatch=monkeypatch)
+    assert "has no ticket type 'Gold'" in out
+    assert out.count("EventTix operator menu") == 2
+
+
+def test_menu_enqueue_refuses_an_event_not_on_sale_before_asking_the_rest(demo, monkeypatch):
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    from events.models import Event
+
+    Event.objects.filter(pk=1).update(
+        sale_opens_at=timezone.now() + timedelta(days=1), sale_closes_at=None, waiting_room_opens_at=None
+    )
+    out = run(stdin="2\n1\nVIP\n5\n", monkeypatch=monkeypatch)
+    assert "Demo Event is not taking requests: Upcoming." in out
+    assert out.count("EventTix operator menu") == 2
+    assert not TicketRequest.objects.exists()
+
+
+def test_menu_says_bye_at_ctrl_d(demo, monkeypatch):
+    out = run(stdin="", monkeypatch=monkeypatch)
+    assert out.rstrip().endswith("Bye.")
+
+
+def test_ctrl_c_at_a_prompt_stops_with_code_130(demo, monkeypatch):
+    def interrupted(prompt=""):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr("builtins.input", interrupted)
+    out = io.StringIO()
+    with pytest.raises(SystemExit) as stopped:
+        call_command("tix", stdout=out, stderr=out)
+    assert stopped.value.code == 130
+    assert out.getvalue().rstrip().endswith("Stopped.")
+
+
+def test_transactions_have_a_header_and_the_event_name(demo):
+    run("enqueue", "--type", "VIP", "--email", "demo@local.test")
+    lines = run("transactions").splitlines()
+    assert lines[0].split() == ["#", "when", "(UTC)", "kind", "qty", "type", "event", "buyer"]
+    assert "Demo Event" in lines[1] and "queued" in lines[1] and "demo@local.test" in lines[1]
+
+
+def test_long_names_are_cut_to_fit_80_columns(demo, make_user):
+    from events.models import Event, TicketType
+
+    Event.objects.filter(pk=1).update(name="A Very Long Event Name " * 5)
+    TicketType.objects.filter(name="VIP").update(name="Very Important Person Deluxe")
+    make_user(email="someone.with.a.really.long.address@example.test")
+    queued = run(
+        "enqueue",
+        "--type",
+        "Very Important Person Deluxe",
+        "--email",
+        "someone.with.a.really.long.address@example.test",
+    )
+    assert max(len(line) for line in queued.splitlines()) <= 80
+    assert "position 1." in queued
+    out = run("availability") + run("transactions") + run("process")
+    assert max(len(line) for line in out.splitlines()) <= 80
+    assert "Very Import… " in out and "A Very Long E… someone.with.a.re…" in out

@@ -23,7 +23,7 @@ def my_tickets(request):
 
 
 def _order_or_404(request, pk):
-    # Buyers see their own orders; staff who manage orders see any (the admin's "View on site").
+    # Buyers see their own orders; staff who may view orders see any (the admin's "View on site").
     order = selectors.order_for(user=request.user, order_id=pk)
     if order is None:
         raise Http404("No such order.")
@@ -36,6 +36,8 @@ def _order_page(request, order, *, cancel_form=None, refund_form=None, status=20
     context = {
         "order": order,
         "staff": staff,
+        # Staff who may only view orders, on someone else's: no cancel or refund forms.
+        "read_only": not staff and order.user_id != request.user.pk,
         "may_cancel": may_cancel,
         "cancel_form": cancel_form or CancelTicketsForm(order=order, staff=staff),
         "refund_form": refund_form or RefundForm(),

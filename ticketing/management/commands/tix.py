@@ -1,17 +1,35 @@
+import textwrap
+
 from django.contrib.auth import get_user_model
 from django.core.management.base import BaseCommand, CommandError
+from django.utils.translation import gettext as _
 
-from events.models import Event
+from events.models import Event, TicketType
 from ticketing import selectors, services
 from ticketing.errors import TicketingError
 
 MENU = """
 EventTix operator menu
   1) View availability
-  2) Enqueue test request
+  2) Enqueue a request: creates a real order and sends a real email
   3) Process next tick once
   4) Show last 10 transactions
   5) Exit"""
+
+WIDTH = 80
+# The shell's code for a command ended by Ctrl-C (128 + SIGINT).
+INTERRUPTED = 130
+
+
+def wrap(text: str) -> str:
+    """A message broken into lines that fit the terminal, the later ones indented."""
+    return textwrap.fill(text, WIDTH, subsequent_indent="  ")
+
+
+def fit(text, width: int) -> str:
+    """The text cut to width characters, an ellipsis marking the cut."""
+    text = str(text)
+    return text if len(text) <= width else text[: width - 1] + "…"
 
 
 class Command(BaseCommand):
@@ -41,33 +59,33 @@ class Command(BaseCommand):
         p.add_argument("--last", type=int, default=10)
 
     def handle(self, *args, action=None, **options):
-        if action is None:
-            return self.menu()
         try:
+            if action is None:
+                return self.menu()
             getattr(self, action)(**{k: v for k, v in options.items() if k in _ARGS[action]})
         except TicketingError as exc:
             raise CommandError(exc.message) from None
+        except KeyboardInterrupt:
+            # Ctrl-C is how an operator leaves: a word, not a traceback.
+            self.stdout.write("\n" + _("Stopped."))
+            raise SystemExit(INTERRUPTED) from None
 
     def availability(self, *, event):
         event_obj = _event(event)
-        self.stdout.write(f"{event_obj.name} (id={event_obj.pk}), sale {event_obj.sale_state()}")
+        state = f" (id={event_obj.pk}), sale {event_obj.sale_state()}"
+        self.stdout.write(fit(event_obj.name, WIDTH - len(state)) + state)
         self.stdout.write(
             f"  {'type':<12}{'capacity':>9}{'sold':>7}{'remaining':>11}{'queued':>8}{'waiting':>9}"
         )
         for t in selectors.ticket_types_with_queue(event_id=event_obj.pk):
+            name = fit(t.name, 12)
             self.stdout.write(
-                f"  {t.name:<12}{t.capacity:>9}{t.sold:>7}{t.remaining:>11}{t.queued:>8}{t.waiting:>9}"
+                f"  {name:<12}{t.capacity:>9}{t.sold:>7}{t.remaining:>11}{t.queued:>8}{t.waiting:>9}"
             )
 
     def enqueue(self, *, event, type_name, email, quantity, wait_if_sold_out=False):
-        event_obj = _event(event)
-        ticket_type = event_obj.ticket_types.filter(name__iexact=type_name).first()
-        if ticket_type is None:
-            names = ", ".join(event_obj.ticket_types.values_list("name", flat=True))
-            raise CommandError(f"{event_obj.name} has no ticket type {type_name!r} (it has: {names}).")
-        user = get_user_model().objects.filter(email__iexact=email).first()
-        if user is None:
-            raise CommandError(f"No user with email {email!r}.")
+        ticket_type = _ticket_type(_event(event), type_name)
+        user = _user(email)
         request = services.enqueue_request(
             user=user, ticket_type_id=ticket_type.pk, quantity=quantity, wait_if_sold_out=wait_if_sold_out
         )
@@ -80,7 +98,7 @@ class Command(BaseCommand):
             place = f"position {position.position}"
         verb = "Waiting" if position.waiting_list else "Queued"
         self.stdout.write(
-            f"{verb} request #{request.pk}: {quantity} × {ticket_type.name} for {user.email}, {place}."
+            wrap(f"{verb} request #{request.pk}: {quantity} × {ticket_type.name} for {user.email}, {place}.")
         )
 
     def process(self, *, until_empty):
@@ -100,8 +118,11 @@ class Command(BaseCommand):
             self.stdout.write("Nothing queued.")
         for event_id, r in totals.items():
             self.stdout.write(
-                f"Event {event_id}: {r.fulfilled} fulfilled ({r.tickets} tickets), {r.rejected} rejected, "
-                f"{r.waiting} to the waiting list" + (", more queued" if r.more else "")
+                wrap(
+                    f"Event {event_id}: {r.fulfilled} fulfilled ({r.tickets} tickets), "
+                    f"{r.rejected} rejected, {r.waiting} to the waiting list"
+                    + (", more queued" if r.more else "")
+                )
             )
         services.flush_transactions_csv()
 
@@ -109,24 +130,30 @@ class Command(BaseCommand):
         rows = list(selectors.recent_transactions(limit=last))
         if not rows:
             self.stdout.write("No transactions yet.")
-        for t in reversed(rows):
-            type_name = t.ticket_type.name if t.ticket_type else "-"
-            who = t.user.email if t.user else "-"
-            reason = f" ({t.reason})" if t.reason else ""
-            self.stdout.write(
-                f"#{t.pk:<6} {t.created_at:%Y-%m-%d %H:%M:%S} {t.kind:<11} request {t.request_id or '-':<6} "
-                f"{t.quantity} × {type_name:<10} {who}{reason}"
+            return
+        self.stdout.write(
+            _TRANSACTION_ROW.format(
+                "#", _("when (UTC)"), _("kind"), _("qty"), _("type"), _("event"), _("buyer")
             )
+        )
+        for t in reversed(rows):
+            row = _TRANSACTION_ROW.format(
+                fit(t.pk, 6),
+                f"{t.created_at:%m-%d %H:%M}",
+                fit(t.kind, 12),
+                t.quantity,
+                fit(t.ticket_type.name if t.ticket_type else "-", 10),
+                fit(t.event.name if t.event else "-", 14),
+                t.user.email if t.user else "-",
+            )
+            self.stdout.write(fit(row.rstrip(), WIDTH))
+            if t.reason:
+                self.stdout.write(fit(f"       {_('reason')}: {t.reason}", WIDTH))
 
     def menu(self):
         actions = {
             "1": lambda: self.availability(event=self._ask_int("Event id", 1)),
-            "2": lambda: self.enqueue(
-                event=self._ask_int("Event id", 1),
-                type_name=self._ask("Ticket type", "Regular"),
-                email=self._ask("Buyer email", "demo@local.test"),
-                quantity=self._ask_int("Quantity", 1),
-            ),
+            "2": self.enqueue_from_prompts,
             "3": lambda: self.process(until_empty=False),
             "4": lambda: self.transactions(last=10),
         }
@@ -135,16 +162,33 @@ class Command(BaseCommand):
             try:
                 choice = input("Choose 1-5: ").strip()
                 if choice == "5":
+                    self.stdout.write(_("Bye."))
                     return
                 if choice not in actions:
                     self.stdout.write("Please type a number from 1 to 5.")
                     continue
                 actions[choice]()
             except EOFError:
-                self.stdout.write("")
+                # Ctrl-D, or the end of piped input.
+                self.stdout.write("\n" + _("Bye."))
                 return
             except (CommandError, TicketingError) as exc:
-                self.stderr.write(f"Error: {getattr(exc, 'message', exc)}")
+                self.stderr.write(wrap(f"Error: {getattr(exc, 'message', exc)}"))
+
+    def enqueue_from_prompts(self):
+        """The menu's enqueue: each answer is checked before the next question is asked."""
+        event = _event(self._ask_int("Event id", 1))
+        ticket_type = _ticket_type(event, self._ask("Ticket type", "Regular"))
+        state = event.sale_state()
+        if not state.takes_requests:
+            raise CommandError(
+                _("%(event)s is not taking requests: %(state)s.")
+                % {"event": event.name, "state": state.label}
+            )
+        email = _user(self._ask("Buyer email", "demo@local.test")).email
+        self.enqueue(
+            event=event.pk, type_name=ticket_type.name, email=email, quantity=self._ask_int("Quantity", 1)
+        )
 
     def _ask(self, label, default):
         return input(f"{label} [{default}]: ").strip() or str(default)
@@ -163,6 +207,25 @@ _ARGS = {
     "process": {"until_empty"},
     "transactions": {"last"},
 }
+
+
+# id, time, kind, quantity, type, event, buyer: 62 characters before the buyer's email.
+_TRANSACTION_ROW = "{:<6} {:<11} {:<12} {:>3} {:<10} {:<14} {}"
+
+
+def _ticket_type(event: Event, type_name: str) -> TicketType:
+    ticket_type = event.ticket_types.filter(name__iexact=type_name).first()
+    if ticket_type is None:
+        names = ", ".join(event.ticket_types.values_list("name", flat=True))
+        raise CommandError(f"{event.name} has no ticket type {type_name!r} (it has: {names}).")
+    return ticket_type
+
+
+def _user(email: str):
+    user = get_user_model().objects.filter(email__iexact=email).first()
+    if user is None:
+        raise CommandError(f"No user with email {email!r}.")
+    return user
 
 
 def _event(event_id: int) -> Event:
