@@ -60,14 +60,3 @@ def public_operations_need_no_token(result, generator, request, public):
             if security and {} in security:
                 operation["security"] = []
     return result
-
-
-def postprocessing_hooks() -> list[str]:
-    """The configured hooks (drf-spectacular's enum naming by default), then the one above."""
-    from django.conf import settings
-    from drf_spectacular.settings import SPECTACULAR_DEFAULTS
-
-    configured = getattr(settings, "SPECTACULAR_SETTINGS", {}).get(
-        "POSTPROCESSING_HOOKS", SPECTACULAR_DEFAULTS["POSTPROCESSING_HOOKS"]
-    )
-    return [*configured, "eventtix.api.schema.public_operations_need_no_token"]
