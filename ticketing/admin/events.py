@@ -1,13 +1,13 @@
-from django.conf import settings
 from django.contrib import admin
 from django.db.models import F
 from django.db.models.functions import Coalesce
 from django.urls import NoReverseMatch, reverse
-from django.utils.text import format_lazy
+from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
 from events.models import Event, TicketType
 from ticketing.admin.actions import CanCancel, cancel_events, rotate_signing_keys
+from ticketing.admin.event_form import EventForm, event_zone
 from ticketing.services import ledger
 
 
@@ -52,6 +52,7 @@ def event_links(event_id) -> list[dict]:
 
 @admin.register(Event)
 class EventAdmin(CanCancel, CapacityAudited, admin.ModelAdmin):
+    form = EventForm
     list_display = ["name", "venue", "starts_at", "sale_opens_at", "sale_closes_at", "cancelled_at"]
     actions = [cancel_events, rotate_signing_keys]
     list_filter = ["starts_at", "sale_opens_at"]
@@ -88,12 +89,10 @@ class EventAdmin(CanCancel, CapacityAudited, admin.ModelAdmin):
             _("Time zone and currency"),
             {
                 "fields": ["time_zone", "currency"],
-                "description": format_lazy(
-                    _(
-                        "The times on this form are entered in {zone}; pages show them to buyers "
-                        "in the event's time zone, and prices in its currency."
-                    ),
-                    zone=settings.TIME_ZONE,
+                "description": _(
+                    "The times on this form are in the event's time zone: type them as the clock "
+                    "at the venue shows them. Pages show them to buyers in that zone, and prices "
+                    "in the event's currency."
                 ),
             },
         ),
@@ -102,6 +101,15 @@ class EventAdmin(CanCancel, CapacityAudited, admin.ModelAdmin):
             {"fields": ["cancellation_deadline", "cancelled_at", "created_at"]},
         ),
     ]
+
+    def changeform_view(self, request, object_id=None, form_url="", extra_context=None):
+        # The form shows and reads its times in the event's zone (EventForm re-reads them in the
+        # zone chosen on it); the list and every other page keep the server's.
+        event = Event.objects.filter(pk=object_id).first() if object_id else None
+        with timezone.override(event_zone(event)):
+            response = super().changeform_view(request, object_id, form_url, extra_context)
+            # Rendered here: a template response would otherwise render after the zone is left.
+            return response.render() if hasattr(response, "render") else response
 
     def change_view(self, request, object_id, form_url="", extra_context=None):
         extra_context = {**(extra_context or {}), "event_links": event_links(object_id)}

@@ -1,5 +1,7 @@
 """The event's admin form: readable constraint errors, suggested ticket types, fieldsets."""
 
+from datetime import UTC, datetime
+
 import pytest
 from django.contrib.admin.utils import flatten_fieldsets
 from django.urls import reverse
@@ -95,3 +97,25 @@ def test_the_change_form_keeps_every_event_field_and_explains_the_waiting_room(c
     shown = set(flatten_fieldsets(fieldsets))
     assert {f.name for f in Event._meta.fields if f.name != "id"} <= shown
     assert "There is a waiting room only when this time is set" in response.content.decode()
+
+
+def test_a_new_events_times_are_read_in_the_zone_chosen_on_its_form(client, admin_user, settings):
+    settings.TIME_ZONE = "UTC"
+    client.force_login(admin_user)
+    response = client.post(reverse("admin:events_event_add"), new_event_post())
+    assert response.status_code == 302
+    event = Event.objects.get()
+    # 20:00 typed for Berlin in May is 18:00 UTC (summer time), not 20:00 UTC.
+    assert event.starts_at == datetime(2030, 5, 1, 18, 0, tzinfo=UTC)
+    assert event.sale_opens_at == datetime(2030, 4, 1, 8, 0, tzinfo=UTC)
+
+
+def test_an_events_form_shows_its_times_in_its_own_zone(client, admin_user, event):
+    Event.objects.filter(pk=event.pk).update(
+        time_zone="America/New_York", starts_at=datetime(2030, 1, 10, 1, 30, tzinfo=UTC)
+    )
+    client.force_login(admin_user)
+    page = client.get(reverse("admin:events_event_change", args=[event.pk])).content.decode()
+    # 01:30 UTC on 10 January is 20:30 on the 9th in New York.
+    assert 'value="2030-01-09"' in page
+    assert 'value="20:30:00"' in page
