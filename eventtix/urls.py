@@ -1,5 +1,6 @@
 from django.contrib import admin
 from django.urls import include, path
+from django.utils.translation import gettext_lazy as _
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerSplitView
 
 from eventtix import throttling
@@ -9,9 +10,9 @@ from ticketing.urls import event_patterns
 handler404 = "ticketing.api.exceptions.not_found"
 handler500 = "ticketing.api.exceptions.server_error"
 
-admin.site.site_header = "EventTix staff"
-admin.site.site_title = "EventTix staff"
-admin.site.index_title = "Events, queues and tickets"
+admin.site.site_header = _("EventTix staff")
+admin.site.site_title = _("EventTix staff")
+admin.site.index_title = _("Events, queues and tickets")
 
 urlpatterns = [
     # The admin's log-in, throttled as the site's; matched before the admin's own route to it.
@@ -22,6 +23,7 @@ urlpatterns = [
     path("docs", SpectacularSwaggerSplitView.as_view(url_name="api-schema"), name="api-docs"),
     path("api/", include("ticketing.api.urls")),
     path("accounts/", include("accounts.urls")),
+    path("i18n/", include("django.conf.urls.i18n")),
     path("", include((event_patterns, "events"))),
     path("", include("ticketing.urls")),
 ]
