@@ -78,8 +78,9 @@ def test_an_unknown_language_falls_back_to_english(client):
 
 
 def test_the_footer_switches_the_language_and_the_choice_sticks(client, event):
-    html = page(client, "/events/", "en")
+    html = page(client, "/events/?page=1", "en")
     assert 'action="/i18n/setlang/"' in html and 'name="next" value="/events/"' in html
+    assert "{#" not in html and "comment %}" not in html
 
     response = client.post("/i18n/setlang/", {"language": "es", "next": "/events/"})
 
@@ -112,6 +113,13 @@ def test_a_service_refusal_is_translated_at_the_moment_it_is_raised(buyer, event
 def test_there_is_a_catalogue_for_each_offered_language_but_english():
     offered = {code for code, _ in settings.LANGUAGES} - {"en"}
     assert {path.parts[-3] for path in CATALOGUES} == offered
+
+
+@pytest.mark.parametrize("path", CATALOGUES, ids=lambda p: p.parts[-3])
+def test_every_catalogue_is_compiled_and_no_older_than_its_source(path):
+    compiled = path.with_suffix(".mo")
+    assert compiled.exists(), f"{compiled} is missing: `make test` (or `make setup`) compiles it"
+    assert compiled.stat().st_mtime >= path.stat().st_mtime, f"{compiled} is stale: run `make test`"
 
 
 @pytest.mark.parametrize("path", CATALOGUES, ids=lambda p: p.parts[-3])
