@@ -18,6 +18,14 @@ PLACEHOLDER = re.compile(r"%\([a-z_]+\)[sd]|\{[a-z_]+\}|%%")
 pytestmark = pytest.mark.django_db
 
 
+@pytest.fixture(autouse=True)
+def _english_afterwards():
+    # LocaleMiddleware leaves the last request's language active in this thread; the next
+    # module's tests call services directly and expect English.
+    yield
+    translation.activate(settings.LANGUAGE_CODE)
+
+
 def page(client, path, language):
     response = client.get(path, HTTP_ACCEPT_LANGUAGE=language)
     assert response.status_code == 200, path
