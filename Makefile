@@ -26,7 +26,14 @@ $(VENV)/.dev: requirements.txt requirements-dev.txt | $(BIN)/python
 var/secret-key: | $(BIN)/python
 	$(BIN)/python -m eventtix.secret_key $@
 
-setup: $(VENV)/.runtime .env var/secret-key
+# The translations: each committed catalogue (.po) compiled to the .mo Django reads, with Babel
+# (no GNU gettext needed), whenever its .po is newer.
+MO_FILES := $(patsubst %.po,%.mo,$(wildcard locale/*/LC_MESSAGES/*.po))
+
+locale/%.mo: locale/%.po | $(VENV)/.runtime
+	$(BIN)/pybabel -q compile -i $< -o $@
+
+setup: $(VENV)/.runtime .env var/secret-key $(MO_FILES)
 	$(BIN)/python manage.py migrate --noinput
 	$(BIN)/python manage.py collectstatic --noinput -v 0
 	$(BIN)/python manage.py seed_demo
@@ -39,7 +46,7 @@ run: setup
 dev: setup
 	DEBUG=true $(BIN)/python manage.py serve --dev --reload --port $(PORT)
 
-test: $(VENV)/.dev
+test: $(VENV)/.dev $(MO_FILES)
 	$(BIN)/pytest
 
 lint: $(VENV)/.dev

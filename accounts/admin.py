@@ -1,6 +1,7 @@
 from django.contrib import admin, messages
 from django.contrib.auth.admin import UserAdmin as DjangoUserAdmin
 from django.contrib.auth.forms import AdminUserCreationForm, UserChangeForm
+from django.utils.translation import gettext_lazy, ngettext
 
 from accounts import services
 from accounts.forms import AdminPasswordChangeForm
@@ -49,16 +50,24 @@ class UserAdmin(DjangoUserAdmin):
             # A closed account's sessions and tokens end with it.
             services.revoke_all_sessions(user=obj)
 
-    @admin.action(description="Deactivate and log out everywhere")
+    @admin.action(description=gettext_lazy("Deactivate and log out everywhere"))
     def deactivate(self, request, queryset):
         for user in queryset.order_by("pk"):
             services.deactivate_user(user=user)
-        self.message_user(
-            request, f"{queryset.count()} account(s) deactivated and logged out.", messages.SUCCESS
+        count = queryset.count()
+        message = ngettext(
+            "%(count)d account deactivated and logged out.",
+            "%(count)d accounts deactivated and logged out.",
+            count,
         )
+        self.message_user(request, message % {"count": count}, messages.SUCCESS)
 
-    @admin.action(description="Log out everywhere")
+    @admin.action(description=gettext_lazy("Log out everywhere"))
     def log_out_everywhere(self, request, queryset):
         for user in queryset.order_by("pk"):
             services.revoke_all_sessions(user=user)
-        self.message_user(request, f"{queryset.count()} account(s) logged out everywhere.", messages.SUCCESS)
+        count = queryset.count()
+        message = ngettext(
+            "%(count)d account logged out everywhere.", "%(count)d accounts logged out everywhere.", count
+        )
+        self.message_user(request, message % {"count": count}, messages.SUCCESS)

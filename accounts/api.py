@@ -1,6 +1,7 @@
 """The API's account operations: sign-up, JWT log-in, refresh and log-out, and who am I."""
 
 from django.contrib.auth import authenticate
+from django.utils.translation import gettext as _
 from drf_spectacular.utils import OpenApiResponse, extend_schema
 from rest_framework import status
 from rest_framework.exceptions import AuthenticationFailed, PermissionDenied, ValidationError
@@ -74,7 +75,7 @@ class LoginView(CredentialsView):
         user = authenticate(request, **payload.validated_data)
         if user is None:
             lockout.refuse_if_locked_out(request)
-            raise AuthenticationFailed("Incorrect email or password.", code="invalid_credentials")
+            raise AuthenticationFailed(_("Incorrect email or password."), code="invalid_credentials")
         lockout.forget_failures(request, user)
         refresh = RefreshToken.for_user(user)
         tokens = {**token_body(refresh.access_token), "refresh_token": str(refresh)}

@@ -3,6 +3,7 @@
 from django import forms
 from django.contrib.auth import forms as auth_forms
 from django.contrib.auth.forms import AuthenticationForm
+from django.utils.translation import gettext_lazy as _
 
 from accounts.services import revoke_all_sessions
 
@@ -11,27 +12,31 @@ class LoginForm(AuthenticationForm):
     # Django's message says both fields may be case-sensitive; the email address is not.
     error_messages = {
         **AuthenticationForm.error_messages,
-        "invalid_login": "Please enter a correct email address and password. "
-        "The password is case-sensitive; the email address is not.",
+        "invalid_login": _(
+            "Please enter a correct email address and password. "
+            "The password is case-sensitive; the email address is not."
+        ),
     }
     username = forms.EmailField(
-        label="Email address", widget=forms.EmailInput(attrs={"autofocus": True, "autocomplete": "email"})
+        label=_("Email address"), widget=forms.EmailInput(attrs={"autofocus": True, "autocomplete": "email"})
     )
 
 
 class RegisterForm(forms.Form):
     name = forms.CharField(
-        label="Your name", max_length=150, widget=forms.TextInput(attrs={"autocomplete": "name"})
+        label=_("Your name"), max_length=150, widget=forms.TextInput(attrs={"autocomplete": "name"})
     )
-    email = forms.EmailField(label="Email address", widget=forms.EmailInput(attrs={"autocomplete": "email"}))
+    email = forms.EmailField(
+        label=_("Email address"), widget=forms.EmailInput(attrs={"autocomplete": "email"})
+    )
     password = forms.CharField(
-        label="Password",
+        label=_("Password"),
         strip=False,
         widget=forms.PasswordInput(attrs={"autocomplete": "new-password"}),
-        help_text="At least 8 characters, not a common password, not all digits.",
+        help_text=_("At least 8 characters, not a common password, not all digits."),
     )
     password_again = forms.CharField(
-        label="Password again",
+        label=_("Password again"),
         strip=False,
         widget=forms.PasswordInput(attrs={"autocomplete": "new-password"}),
     )
@@ -39,7 +44,7 @@ class RegisterForm(forms.Form):
     def clean(self):
         cleaned = super().clean()
         if cleaned.get("password") and cleaned.get("password") != cleaned.get("password_again"):
-            self.add_error("password_again", "The two passwords differ.")
+            self.add_error("password_again", _("The two passwords differ."))
         return cleaned
 
 

@@ -9,6 +9,7 @@ from axes.handlers.proxy import AxesProxyHandler
 from axes.helpers import get_cache, get_cool_off
 from django.http import JsonResponse
 from django.urls import reverse
+from django.utils.translation import ngettext
 from rest_framework import status
 from rest_framework.exceptions import APIException
 
@@ -32,7 +33,12 @@ class AccountLocked(APIException):
 
     def __init__(self, wait: float):
         self.wait = int(wait)
-        message = f"Too many attempts. Try again in {minutes_to_wait(wait)} minutes."
+        minutes = minutes_to_wait(wait)
+        message = ngettext(
+            "Too many attempts. Try again in %(minutes)d minute.",
+            "Too many attempts. Try again in %(minutes)d minutes.",
+            minutes,
+        ) % {"minutes": minutes}
         super().__init__({"detail": message, "code": self.default_code})
 
 

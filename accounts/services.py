@@ -5,6 +5,8 @@ from django.core.exceptions import ValidationError
 from django.core.validators import validate_email
 from django.db import IntegrityError, transaction
 from django.utils import timezone
+from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
 from rest_framework_simplejwt.exceptions import ExpiredTokenError, TokenError
 from rest_framework_simplejwt.settings import api_settings
 from rest_framework_simplejwt.token_blacklist.models import BlacklistedToken, OutstandingToken
@@ -20,16 +22,16 @@ def register_user(*, name: str, email: str, password: str):
     email = User.objects.normalize_email((email or "").strip()).lower()
     errors = {}
     if not name:
-        errors["name"] = ["Please tell us your name."]
+        errors["name"] = [_("Please tell us your name.")]
     elif len(name) > User._meta.get_field("name").max_length:
-        errors["name"] = ["That name is too long (150 characters at most)."]
+        errors["name"] = [_("That name is too long (150 characters at most).")]
     try:
         validate_email(email)
     except ValidationError:
-        errors["email"] = ["Enter a valid email address."]
+        errors["email"] = [_("Enter a valid email address.")]
     else:
         if User.objects.filter(email__iexact=email).exists():
-            errors["email"] = ["An account with this email address already exists."]
+            errors["email"] = [_("An account with this email address already exists.")]
     try:
         password_validation.validate_password(password or "", User(email=email, name=name))
     except ValidationError as exc:
@@ -41,7 +43,7 @@ def register_user(*, name: str, email: str, password: str):
             return User.objects.create_user(email, password, name=name)
     except IntegrityError:
         # A concurrent sign-up with the same address won the race.
-        raise ValidationError({"email": ["An account with this email address already exists."]}) from None
+        raise ValidationError({"email": [_("An account with this email address already exists.")]}) from None
 
 
 class TokenRefused(Exception):
@@ -52,8 +54,8 @@ class NotYourToken(Exception):
     """A refresh token of another account."""
 
 
-REVOKED = "This token was revoked; log in again."
-REUSED = (
+REVOKED = gettext_lazy("This token was revoked; log in again.")
+REUSED = gettext_lazy(
     "This refresh token was already used. In case it was stolen, every session and token of "
     "the account has been logged out; log in again."
 )
@@ -92,9 +94,9 @@ def log_out(*, user, refresh_token: str) -> None:
     except ExpiredTokenError:
         return  # nothing left to revoke
     except TokenError as exc:
-        raise TokenRefused("That is not a valid refresh token.") from exc
+        raise TokenRefused(_("That is not a valid refresh token.")) from exc
     if str(token.get(api_settings.USER_ID_CLAIM)) != str(user.pk):
-        raise NotYourToken("That refresh token belongs to another account.")
+        raise NotYourToken(_("That refresh token belongs to another account."))
     now = timezone.now()
     with transaction.atomic():
         token.blacklist()
@@ -114,7 +116,7 @@ def rotate_refresh_token(*, refresh_token: str) -> RefreshToken:
         raise TokenRefused(exc.args[0]) from exc
     user = get_user_model().objects.filter(pk=token.get(api_settings.USER_ID_CLAIM)).first()
     if user is None or not user.is_active:
-        raise TokenRefused("No active account found for the given token.")
+        raise TokenRefused(_("No active account found for the given token."))
     if revocation.issued_before(issued_at=token.get("iat", 0), mark=user.tokens_valid_after):
         # Already revoked with the rest of the account's tokens: refused, not revoked again.
         raise TokenRefused(REVOKED)

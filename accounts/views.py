@@ -9,6 +9,7 @@ from django.core.exceptions import ValidationError
 from django.shortcuts import redirect, render, resolve_url
 from django.urls import reverse
 from django.utils.http import url_has_allowed_host_and_scheme
+from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
 from accounts.forms import PasswordChangeForm, RegisterForm, ResetPasswordForm
@@ -59,7 +60,7 @@ def account(request):
     if request.method == "POST" and form.is_valid():
         user = form.save()  # also ends every other session and every token
         update_session_auth_hash(request, user)
-        messages.success(request, "Your password was changed; every other session and app was logged out.")
+        messages.success(request, _("Your password was changed; every other session and app was logged out."))
         return redirect("account")
     status = 400 if form.errors else 200
     return render(request, "accounts/account.html", {"form": form}, status=status)
@@ -71,7 +72,7 @@ def log_out_everywhere(request):
     """Ends every session and token of the account, this one too."""
     revoke_all_sessions(user=request.user)
     logout(request)
-    messages.success(request, "You were logged out everywhere: every browser and app.")
+    messages.success(request, _("You were logged out everywhere: every browser and app."))
     return redirect("login")
 
 

@@ -21,16 +21,19 @@ import socket
 from django.conf import settings
 from django.http import HttpResponse, JsonResponse
 from django.template.loader import render_to_string
+from django.utils.translation import gettext_lazy
 
 from eventtix import load
 from eventtix.db import is_busy
 
 log = logging.getLogger(__name__)
 
-BUSY_MESSAGE = "EventTix is very busy right now and nothing was saved. Please try again in a few seconds."
+BUSY_MESSAGE = gettext_lazy(
+    "EventTix is very busy right now and nothing was saved. Please try again in a few seconds."
+)
 
 
-OVERLOADED_MESSAGE = (
+OVERLOADED_MESSAGE = gettext_lazy(
     "EventTix is taking more requests than it can answer right now, and did not queue this one. "
     "Please try again in a few seconds."
 )

@@ -71,6 +71,8 @@ MIDDLEWARE = [
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "corsheaders.middleware.CorsMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
+    # After the session (it may read a chosen language there), before CommonMiddleware (as Django asks).
+    "django.middleware.locale.LocaleMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
@@ -212,7 +214,10 @@ if not REDIS_URL:
     # The file cache's counts are not atomic: parallel failures may count once (as the throttles).
     SILENCED_SYSTEM_CHECKS.append("axes.W001")
 
-LANGUAGE_CODE = "en-us"
+LANGUAGE_CODE = "en"
+# The languages the pages speak; a person's choice (cookie) wins over the browser's Accept-Language.
+LANGUAGES = [("en", "English"), ("de", "Deutsch"), ("es", "Español")]
+LOCALE_PATHS = [BASE_DIR / "locale"]
 # An event's own time zone (Event.time_zone) defaults to this; pages name the zone of every time.
 TIME_ZONE = env("TIME_ZONE", default="UTC")
 # The currency of an event's prices (Event.currency) unless it names its own (ISO 4217).

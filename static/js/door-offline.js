@@ -16,6 +16,11 @@
   const REFRESH_MS = 60000;
   const device = localStorage.getItem("eventtix-device") || `phone-${crypto.randomUUID().slice(0, 8)}`;
   localStorage.setItem("eventtix-device", device);
+  // The page's words for the script, in the person's language (door.html's data-door-strings),
+  // English where the page has none; {name} marks a value filled in.
+  const words = document.querySelector("[data-door-strings]")?.dataset || {};
+  const t = (key, fallback, values = {}) =>
+    (words[key] || fallback).replace(/\{(\w+)\}/g, (match, name) => (name in values ? String(values[name]) : match));
 
   // IndexedDB: "lists" holds each list's download (by list id), "scans" the admissions made
   // offline and not yet uploaded (by nonce).
@@ -116,16 +121,17 @@
     try {
       fields = await readSigned(code);
     } catch (_) {
-      return { refusal: ["Cannot check offline", "This browser cannot check signed codes offline."] };
+      return { refusal: [t("cannotCheck", "Cannot check offline"), t("cannotVerify", "This browser cannot check signed codes offline.")] };
     }
     if (!fields) return { ticket: undefined };
     const [ticketId, eventId, , version] = fields;
     if (eventId !== data.check_in_list.event.id) {
-      return { refusal: ["Wrong event", "This ticket is for another event. It was not used."] };
+      return { refusal: [t("wrongEvent", "Wrong event"), t("wrongEventDetail", "This ticket is for another event. It was not used.")] };
     }
     const ticket = byId.get(ticketId);
     if (ticket && ticket.version !== version) {
-      return { refusal: ["Out-of-date code", "This ticket was re-issued: ask the guest for the current one."] };
+      const detail = t("outOfDateDetail", "This ticket was re-issued: ask the guest for the current one.");
+      return { refusal: [t("outOfDate", "Out-of-date code"), detail] };
     }
     return { ticket };
   };
@@ -150,11 +156,14 @@
     const online = navigator.onLine;
     const list = data
       ? data.complete
-        ? `list of ${data.tickets.length} tickets from ${time(data.generated_at)}`
-        : "this list is too big to keep on a phone: offline scans cannot be checked"
-      : "no list on this phone yet";
-    const uploads = waiting === 1 ? "1 scan waiting to upload" : `${waiting} scans waiting to upload`;
-    root.textContent = `${online ? "Online" : "Offline"} · ${list} · ${uploads}`;
+        ? t("listOf", "list of {n} tickets from {time}", { n: data.tickets.length, time: time(data.generated_at) })
+        : t("listTooBig", "this list is too big to keep on a phone: offline scans cannot be checked")
+      : t("noListYet", "no list on this phone yet");
+    const uploads =
+      waiting === 1
+        ? t("uploadsOne", "1 scan waiting to upload")
+        : t("uploadsOther", "{n} scans waiting to upload", { n: waiting });
+    root.textContent = `${online ? t("online", "Online") : t("offline", "Offline")} · ${list} · ${uploads}`;
     root.classList.toggle("offline", !online);
   };
 
@@ -195,28 +204,40 @@
     line("verdict", verdict);
     if (type) line("verdict-type", type);
     line("detail", detail);
-    line("offline-note", admitted ? "Checked on this phone, offline: uploaded when the network is back." : "Checked on this phone, offline.");
-    line("next-hint", "Ready for the next ticket: just scan it.");
+    line(
+      "offline-note",
+      admitted
+        ? t("checkedOfflineAdmitted", "Checked on this phone, offline: uploaded when the network is back.")
+        : t("checkedOffline", "Checked on this phone, offline."),
+    );
+    line("next-hint", t("nextHint", "Ready for the next ticket: just scan it."));
     document.getElementById("door-result").replaceWith(section);
     document.body.dispatchEvent(new CustomEvent("door:result"));
   };
 
   const checkOffline = async (typed) => {
     const code = codeOf(typed);
-    if (code === null) return answer(false, "Not a ticket code", "", "That link is not an EventTix ticket.");
-    if (!data) return answer(false, "No list on this phone", "", "Open this page once online before doors open.");
-    if (!data.complete) return answer(false, "Cannot check offline", "", "This list is too big to keep on a phone.");
+    if (code === null) return answer(false, t("notCode", "Not a ticket code"), "", t("notCodeDetail", "That link is not an EventTix ticket."));
+    if (!data) return answer(false, t("noList", "No list on this phone"), "", t("noListDetail", "Open this page once online before doors open."));
+    if (!data.complete) return answer(false, t("cannotCheck", "Cannot check offline"), "", t("tooBigDetail", "This list is too big to keep on a phone."));
     const { ticket, refusal } = await find(code);
     if (refusal) return answer(false, refusal[0], "", refusal[1]);
-    if (!ticket) return answer(false, "Unknown ticket", "", `Not a ticket of ${data.check_in_list.event.name} on this list.`);
+    if (!ticket) {
+      const detail = t("unknownDetail", "Not a ticket of {event} on this list.", { event: data.check_in_list.event.name });
+      return answer(false, t("unknown", "Unknown ticket"), "", detail);
+    }
     const type = data.ticket_types.find((t) => t.id === ticket.ticket_type_id)?.name || "";
-    if (ticket.status === "cancelled") return answer(false, "Cancelled ticket", type, "This ticket was cancelled and admits nobody.");
-    if (ticket.inside) return answer(false, "Already checked in", type, `${ticket.holder_name} is already in.`);
+    if (ticket.status === "cancelled") {
+      return answer(false, t("cancelled", "Cancelled ticket"), type, t("cancelledDetail", "This ticket was cancelled and admits nobody."));
+    }
+    if (ticket.inside) {
+      return answer(false, t("alreadyIn", "Already checked in"), type, t("alreadyInDetail", "{name} is already in.", { name: ticket.holder_name }));
+    }
     const scan = { nonce: crypto.randomUUID(), code, scanned_at: new Date().toISOString(), listId, ticketId: ticket.id };
     await store("scans", "readwrite", (s) => s.put(scan));
     ticket.inside = true;
     await putList(data);
-    answer(true, "Admitted", type, `${ticket.holder_name} · admitted offline`);
+    answer(true, t("admitted", "Admitted"), type, t("admittedOffline", "{name} · admitted offline", { name: ticket.holder_name }));
     await showStatus();
   };
 
@@ -254,11 +275,18 @@
     const admitted = results.filter((r) => r.verdict === "admitted").length;
     const flagged = results.filter((r) => r.verdict !== "admitted");
     const summary = document.createElement("li");
-    summary.textContent = `Uploaded ${results.length} offline scan${results.length === 1 ? "" : "s"}: ${admitted} admitted${flagged.length ? `, ${flagged.length} to look into` : ""}.`;
+    const uploaded =
+      results.length === 1
+        ? t("uploadedOne", "Uploaded 1 offline scan:")
+        : t("uploadedOther", "Uploaded {n} offline scans:", { n: results.length });
+    const outcome = flagged.length
+      ? t("uploadedFlagged", "{admitted} admitted, {flagged} to look into.", { admitted, flagged: flagged.length })
+      : t("uploadedAdmitted", "{admitted} admitted.", { admitted });
+    summary.textContent = `${uploaded} ${outcome}`;
     const items = flagged.map((r) => {
       const li = document.createElement("li");
       li.className = "flagged";
-      li.textContent = r.verdict === "admitted_twice" ? r.detail : `Ticket ${r.ticket_id ?? ""}: ${r.detail}`;
+      li.textContent = r.verdict === "admitted_twice" ? r.detail : t("ticketDetail", "Ticket {id}: {detail}", { id: r.ticket_id ?? "", detail: r.detail });
       return li;
     });
     syncList.replaceChildren(summary, ...items);

@@ -16,6 +16,11 @@
   let stream = null;
   let typed = true;
   let compactTimer = null;
+  // The page's words for the script, in the person's language (door.html's data-door-strings),
+  // English where the page has none; {name} marks a value filled in.
+  const words = document.querySelector("[data-door-strings]")?.dataset || {};
+  const t = (key, fallback, values = {}) =>
+    (words[key] || fallback).replace(/\{(\w+)\}/g, (match, name) => (name in values ? String(values[name]) : match));
 
   const submit = (code) => {
     input.value = code;
@@ -87,7 +92,7 @@
     await video.play();
     scanner.hidden = false;
     toggle.hidden = false;
-    toggle.textContent = "Camera off";
+    toggle.textContent = t("cameraOff", "Camera off");
     loop(detect);
   };
 
@@ -95,14 +100,14 @@
     stream?.getTracks().forEach((track) => track.stop());
     stream = null;
     scanner.hidden = true;
-    toggle.textContent = "Camera on";
+    toggle.textContent = t("cameraOn", "Camera on");
   };
 
   // On a list with re-entry, scans are entries or exits; the button says which.
   const submitButton = form.querySelector("button[type=submit]");
   form.querySelectorAll("input[name=mode]").forEach((radio) =>
     radio.addEventListener("change", () => {
-      submitButton.textContent = radio.value === "exit" && radio.checked ? "Let out" : "Check in";
+      submitButton.textContent = radio.value === "exit" && radio.checked ? t("letOut", "Let out") : t("checkIn", "Check in");
     }),
   );
 

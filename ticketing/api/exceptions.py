@@ -2,6 +2,7 @@
 
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.http import JsonResponse
+from django.utils.translation import gettext as _
 from django.views import defaults
 from rest_framework import serializers
 from rest_framework.response import Response
@@ -32,13 +33,13 @@ def exception_handler(exc, context):
 def not_found(request, exception):
     """The site's 404: JSON for a URL under /api/ that no route matches (/api/events/-1), else the page."""
     if request.path.startswith("/api/"):
-        return JsonResponse({"detail": "Not found.", "code": "not_found"}, status=404)
+        return JsonResponse({"detail": _("Not found."), "code": "not_found"}, status=404)
     return defaults.page_not_found(request, exception)
 
 
 def server_error(request):
     """The site's 500: JSON under /api/ (an API client gets no HTML page), else the page."""
     if request.path.startswith("/api/"):
-        detail = "Something went wrong on our side. Please try again; if it keeps happening, tell us."
+        detail = _("Something went wrong on our side. Please try again; if it keeps happening, tell us.")
         return JsonResponse({"detail": detail, "code": "server_error"}, status=500)
     return defaults.server_error(request)

@@ -1,6 +1,7 @@
 """A buyer's ticket requests, queue position and orders; each buyer sees only their own."""
 
 from django.utils.decorators import method_decorator
+from django.utils.translation import gettext_lazy
 from django.views.decorators.cache import never_cache
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
 from rest_framework import status
@@ -27,7 +28,7 @@ from ticketing.api.serializers import (
 )
 
 TAG = "ticket requests"
-NO_SUCH_REQUEST = "There is no such ticket request."
+NO_SUCH_REQUEST = gettext_lazy("There is no such ticket request.")
 
 
 def token_trusting_authenticators() -> list:

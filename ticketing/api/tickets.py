@@ -1,6 +1,7 @@
 """Verifying a ticket's QR code, and checking it in at the door."""
 
 from django.utils import timezone
+from django.utils.translation import gettext_lazy
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
 from rest_framework.permissions import IsAuthenticated
 from rest_framework.response import Response
@@ -26,7 +27,7 @@ from ticketing.api.serializers import (
 from ticketing.services import signing
 
 TAG = "tickets"
-UNKNOWN_TICKET = "Unknown ticket: this code is not one of ours."
+UNKNOWN_TICKET = gettext_lazy("Unknown ticket: this code is not one of ours.")
 # Random codes are secrets.token_urlsafe, signed ones "T." and base32 (services.signing); anything
 # else (a NUL byte, say) is unknown without asking SQL.
 QR_TOKEN = signing.CODE_SHAPE

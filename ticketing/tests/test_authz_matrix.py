@@ -105,6 +105,8 @@ PAGES = [
     ("GET",    "/accounts/password-reset/sent/",         200,     200,   200,   200,   200),
     ("GET",    "/accounts/password-reset/{a_uid}/{bad_token}/", 200, 200, 200, 200,   200),
     ("GET",    "/accounts/password-reset/done/",         200,     200,   200,   200,   200),
+    # Django's set_language: anyone may choose a language; it answers with a redirect.
+    ("POST",   "/i18n/setlang/",                         302,     302,   302,   302,   302),
     ("GET",    "/admin/login/",                          200,     200,   200,   200,   302),
     ("POST",   "/admin/login/",                          200,     200,   200,   200,   200),
     ("GET",    "/admin/",                                302,     302,   302,   302,   200),

@@ -288,7 +288,7 @@ def test_the_door_form_never_admits_a_hostile_code(client, door_staff, event, co
 
     assert response.status_code == 200
     body = response.content.decode()
-    assert "Admitted" not in body and "refused" in body
+    assert '<p class="verdict">Admitted</p>' not in body and "refused" in body
     assert not AuditEntry.objects.exists()
 
 

@@ -210,7 +210,7 @@ def test_a_forged_code_is_404_in_the_api_and_unknown_at_the_door(
     assert checkin.status_code == 404
     assert checkin.json()["detail"] == "Unknown ticket: this code is not one of ours."
     assert verify.status_code == 404 and verify.json()["valid"] is False
-    assert "Unknown ticket" in page.content.decode()
+    assert '<p class="verdict">Unknown ticket</p>' in page.content.decode()
     assert written() == before
 
 
@@ -248,7 +248,7 @@ def test_the_door_page_admits_a_signed_code(client, ticket, door_staff):
 
     page = door_page_check_in(client, ticket.ticket_type.event, signing.signed_token(ticket))
 
-    assert "Admitted" in page.content.decode()
+    assert '<p class="verdict">Admitted</p>' in page.content.decode()
     ticket.refresh_from_db()
     assert ticket.status == Ticket.Status.CHECKED_IN
 
@@ -262,7 +262,7 @@ def test_a_random_code_still_admits(where, api, client, ticket, door_staff):
     else:
         client.force_login(door_staff)
         assert (
-            "Admitted"
+            '<p class="verdict">Admitted</p>'
             in door_page_check_in(client, ticket.ticket_type.event, ticket.qr_token).content.decode()
         )
     ticket.refresh_from_db()
@@ -334,7 +334,7 @@ def test_the_door_page_says_a_reissued_code_is_out_of_date(client, ticket, door_
 
     body = door_page_check_in(client, ticket.ticket_type.event, old).content.decode()
 
-    assert "Out-of-date code" in body
+    assert '<p class="verdict">Out-of-date code</p>' in body
     assert CheckIn.objects.count() == 0
 
 
