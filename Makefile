@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 PORT ?= 8000
 export PORT
 
-.PHONY: run dev test lint format bench setup clean vendor
+.PHONY: run dev test lint format bench setup clean vendor tour
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -59,6 +59,10 @@ format: $(VENV)/.dev
 
 bench: $(VENV)/.dev
 	$(BIN)/python -m bench $(BENCH_ARGS)
+
+# The README's organiser tour: its browser test walks it and writes the screenshots to docs/tour/.
+tour: $(VENV)/.dev $(MO_FILES)
+	TOUR_SHOTS=docs/tour $(BIN)/pytest -q ticketing/tests/test_browser_tour.py
 
 clean:
 	rm -rf var/test var/cache
