@@ -84,7 +84,8 @@ def test_the_offline_door_answers_in_the_pages_language(live_server, browser, do
     page.get_by_label("E-Mail-Adresse").fill(door_staff.email)
     page.get_by_label("Passwort").fill(kit.PASSWORD)
     page.get_by_role("button", name="Anmelden").click()
-    page.wait_for_url(f"{base}/events/")
+    # Door-only staff land on the door page after logging in.
+    page.wait_for_url(f"{base}/door/")
     page.goto(f"{base}/door/{services.default_list(regular.event).pk}/")
     status = page.locator("[data-offline-door]")
     result = page.locator("#door-result")
