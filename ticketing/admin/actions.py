@@ -32,7 +32,16 @@ class CanCancel:
 
 
 def confirmed(
-    modeladmin, request, queryset, *, title: str, consequence: str, perform, items=None, reason_help=None
+    modeladmin,
+    request,
+    queryset,
+    *,
+    title: str,
+    confirm: str,
+    consequence: str,
+    perform,
+    items=None,
+    reason_help=None,
 ):
     """The confirmation page, or after it, perform(item, reason) for each item (the selected
     objects unless given) and report what was done and what was refused."""
@@ -54,6 +63,7 @@ def confirmed(
     context = {
         **modeladmin.admin_site.each_context(request),
         "title": title,
+        "confirm": confirm,
         "consequence": consequence,
         "objects": list(queryset),
         "form": form,
@@ -72,6 +82,7 @@ def cancel_orders(modeladmin, request, queryset):
         request,
         queryset,
         title=_("Cancel orders"),
+        confirm=_("Yes, cancel orders"),
         consequence=_(
             "Every ticket of these orders not yet checked in stops admitting anyone and goes "
             "back on sale, to the waiting list first. Each buyer is emailed. Refunds are recorded on the "
@@ -93,6 +104,7 @@ def cancel_tickets(modeladmin, request, queryset):
         request,
         queryset,
         title=_("Cancel tickets"),
+        confirm=_("Yes, cancel tickets"),
         consequence=_(
             "These tickets stop admitting anyone and go back on sale, to the waiting list "
             "first; checked-in tickets cannot be cancelled. Each buyer is emailed."
@@ -115,6 +127,7 @@ def cancel_events(modeladmin, request, queryset):
         request,
         queryset,
         title=_("Cancel events"),
+        confirm=_("Yes, cancel events"),
         consequence=_(
             "Every queued or waiting request is cancelled, every ticket not yet checked in "
             "stops admitting anyone, and every buyer is emailed. This cannot be undone."
@@ -132,6 +145,7 @@ def reissue_tickets(modeladmin, request, queryset):
         request,
         queryset,
         title=_("Re-issue tickets"),
+        confirm=_("Yes, re-issue tickets"),
         consequence=_(
             "Each ticket gets a new code: the codes it had, printed, saved or shared, stop "
             "admitting anyone. The buyer finds the new code under My tickets. Cancelled tickets are refused."
@@ -151,6 +165,7 @@ def rotate_signing_keys(modeladmin, request, queryset):
         request,
         queryset,
         title=_("Rotate signing keys"),
+        confirm=_("Yes, rotate signing keys"),
         consequence=_(
             "Each event gets a new signing key: every signed code of its tickets changes, and "
             "the codes shown or printed before stop admitting anyone (random codes of tickets issued "

@@ -58,6 +58,7 @@ def undo_check_ins(modeladmin, request, queryset):
         request,
         entries,
         title=_("Undo check-ins"),
+        confirm=_("Yes, undo check-ins"),
         consequence=_("Each ticket may be checked in again on its list. The undo is kept in the audit log."),
         reason_help=_("Kept in the audit log."),
         perform=lambda entry, reason: services.undo_check_in(
