@@ -37,16 +37,22 @@ class UserManager(BaseUserManager):
 class User(AbstractBaseUser, PermissionsMixin):
     """A buyer or staff member; the email address is the login."""
 
-    email = models.EmailField("email address", max_length=254, unique=True)
-    name = models.CharField(max_length=150)
-    is_staff = models.BooleanField(default=False, help_text="Can log in to the admin and see staff pages.")
-    is_active = models.BooleanField(default=True)
-    date_joined = models.DateTimeField(default=timezone.now)
+    email = models.EmailField(verbose_name=_("email address"), max_length=254, unique=True)
+    name = models.CharField(verbose_name=_("name"), max_length=150)
+    is_staff = models.BooleanField(
+        verbose_name=_("is staff"), default=False, help_text=_("Can log in to the admin and see staff pages.")
+    )
+    is_active = models.BooleanField(verbose_name=_("is active"), default=True)
+    date_joined = models.DateTimeField(verbose_name=_("date joined"), default=timezone.now)
     # Moved by accounts.services.revoke_all_sessions: tokens issued before it, and every page
     # session opened before it, are refused.
-    tokens_valid_after = models.DateTimeField(null=True, blank=True, editable=False)
+    tokens_valid_after = models.DateTimeField(
+        verbose_name=_("tokens valid after"), null=True, blank=True, editable=False
+    )
     # Moved by every revocation, an API log-out too: access tokens issued before it are refused.
-    access_tokens_valid_after = models.DateTimeField(null=True, blank=True, editable=False, db_index=True)
+    access_tokens_valid_after = models.DateTimeField(
+        verbose_name=_("access tokens valid after"), null=True, blank=True, editable=False, db_index=True
+    )
 
     objects = UserManager()
 
@@ -62,6 +68,8 @@ class User(AbstractBaseUser, PermissionsMixin):
                 violation_error_message=_("A user with that email address already exists."),
             )
         ]
+        verbose_name = _("user")
+        verbose_name_plural = _("users")
 
     def __str__(self):
         return f"{self.name} <{self.email}>"

@@ -30,11 +30,11 @@ def currency_choices() -> list[tuple[str, str]]:
 class SaleState(models.TextChoices):
     """Where an event's sale stands at a moment; the one vocabulary of models, services and pages."""
 
-    UPCOMING = "upcoming", "Upcoming"
-    WAITING_ROOM = "waiting_room", "Waiting room"
-    OPEN = "open", "On sale"
-    CLOSED = "closed", "Closed"
-    CANCELLED = "cancelled", "Event cancelled"
+    UPCOMING = "upcoming", _("Upcoming")
+    WAITING_ROOM = "waiting_room", _("Waiting room")
+    OPEN = "open", _("On sale")
+    CLOSED = "closed", _("Closed")
+    CANCELLED = "cancelled", _("Event cancelled")
 
     @property
     def takes_requests(self) -> bool:
@@ -48,43 +48,50 @@ class SaleState(models.TextChoices):
 class Event(models.Model):
     """Something people buy tickets for, with a sale window and a per-buyer limit."""
 
-    name = models.CharField(max_length=200)
-    slug = models.SlugField(max_length=200, unique=True)
-    description = models.TextField(blank=True)
-    venue = models.CharField(max_length=200, blank=True)
-    starts_at = models.DateTimeField()
+    name = models.CharField(verbose_name=_("name"), max_length=200)
+    slug = models.SlugField(verbose_name=_("slug"), max_length=200, unique=True)
+    description = models.TextField(verbose_name=_("description"), blank=True)
+    venue = models.CharField(verbose_name=_("venue"), max_length=200, blank=True)
+    starts_at = models.DateTimeField(verbose_name=_("starts at"))
     sale_opens_at = models.DateTimeField(
+        verbose_name=_("sale opens at"),
         help_text=_(
             "When tickets go on sale. Requests made in the waiting room before then are shuffled at opening."
-        )
+        ),
     )
-    sale_closes_at = models.DateTimeField(null=True, blank=True)
+    sale_closes_at = models.DateTimeField(verbose_name=_("sale closes at"), null=True, blank=True)
     waiting_room_opens_at = models.DateTimeField(
+        verbose_name=_("waiting room opens at"),
         null=True,
         blank=True,
-        help_text="From when requests are taken before the sale opens; empty: only once it opens.",
+        help_text=_("From when requests are taken before the sale opens; empty: only once it opens."),
     )
     time_zone = models.CharField(
+        verbose_name=_("time zone"),
         max_length=64,
         default=default_time_zone,
         choices=time_zone_choices,
-        help_text="Where the event happens: its dates and sale times are shown in this zone.",
+        help_text=_("Where the event happens: its dates and sale times are shown in this zone."),
     )
     currency = models.CharField(
+        verbose_name=_("currency"),
         max_length=3,
         default=default_currency,
         choices=currency_choices,
-        help_text="The currency of its prices (an ISO 4217 code such as EUR).",
+        help_text=_("The currency of its prices (an ISO 4217 code such as EUR)."),
     )
-    max_tickets_per_user = models.PositiveSmallIntegerField(default=10, validators=[MinValueValidator(1)])
+    max_tickets_per_user = models.PositiveSmallIntegerField(
+        verbose_name=_("max tickets per user"), default=10, validators=[MinValueValidator(1)]
+    )
     cancellation_deadline = models.DateTimeField(
+        verbose_name=_("cancellation deadline"),
         null=True,
         blank=True,
-        help_text="Until when buyers may cancel their own tickets; empty: they cannot (staff always can).",
+        help_text=_("Until when buyers may cancel their own tickets; empty: they cannot (staff always can)."),
     )
     # Set when staff cancel the event (ticketing's services do it, with every order and request).
-    cancelled_at = models.DateTimeField(null=True, blank=True, editable=False)
-    created_at = models.DateTimeField(auto_now_add=True)
+    cancelled_at = models.DateTimeField(verbose_name=_("cancelled at"), null=True, blank=True, editable=False)
+    created_at = models.DateTimeField(verbose_name=_("created at"), auto_now_add=True)
 
     class Meta:
         ordering = ["starts_at", "id"]
@@ -100,6 +107,8 @@ class Event(models.Model):
                 violation_error_message=_("Each buyer must be allowed at least one ticket."),
             ),
         ]
+        verbose_name = _("event")
+        verbose_name_plural = _("events")
 
     def __str__(self):
         return self.name
@@ -124,14 +133,22 @@ class Event(models.Model):
 class TicketType(models.Model):
     """A kind of admission with its own price, capacity and place in the queue."""
 
-    event = models.ForeignKey(Event, on_delete=models.CASCADE, related_name="ticket_types")
-    name = models.CharField(max_length=100)
-    price = models.DecimalField(max_digits=10, decimal_places=2, validators=[MinValueValidator(0)])
-    capacity = models.PositiveIntegerField()
+    event = models.ForeignKey(
+        Event, verbose_name=_("event"), on_delete=models.CASCADE, related_name="ticket_types"
+    )
+    name = models.CharField(verbose_name=_("name"), max_length=100)
+    price = models.DecimalField(
+        verbose_name=_("price"), max_digits=10, decimal_places=2, validators=[MinValueValidator(0)]
+    )
+    capacity = models.PositiveIntegerField(verbose_name=_("capacity"))
     # Moved only by the drain's conditional UPDATE; never edited by hand.
-    sold = models.PositiveIntegerField(default=0, editable=False)
-    priority = models.SmallIntegerField(default=0, help_text="Higher is served first: VIP above Regular.")
-    max_per_request = models.PositiveSmallIntegerField(default=4, validators=[MinValueValidator(1)])
+    sold = models.PositiveIntegerField(verbose_name=_("sold"), default=0, editable=False)
+    priority = models.SmallIntegerField(
+        verbose_name=_("priority"), default=0, help_text=_("Higher is served first: VIP above Regular.")
+    )
+    max_per_request = models.PositiveSmallIntegerField(
+        verbose_name=_("max per request"), default=4, validators=[MinValueValidator(1)]
+    )
 
     class Meta:
         ordering = ["event", "-priority", "id"]
@@ -162,6 +179,8 @@ class TicketType(models.Model):
                 violation_error_message=_("The price cannot be negative."),
             ),
         ]
+        verbose_name = _("ticket type")
+        verbose_name_plural = _("ticket types")
 
     def __str__(self):
         return f"{self.event} – {self.name}"
@@ -182,12 +201,15 @@ class TicketType(models.Model):
             return
         if self.capacity is not None and self.capacity < stored.sold:
             raise ValidationError(
-                {"capacity": f"{stored.sold} are already sold; capacity cannot go below that."}
+                {
+                    "capacity": _("%(sold)s are already sold; capacity cannot go below that.")
+                    % {"sold": stored.sold}
+                }
             )
         # The reverse accessors name ticketing's rows without importing that app.
         if self.event_id != stored.event_id and (stored.sold or stored.ticket_requests.exists()):
             raise ValidationError(
-                {"event": "This ticket type has requests or sales, so it cannot move to another event."}
+                {"event": _("This ticket type has requests or sales, so it cannot move to another event.")}
             )
         counter = getattr(stored, "counter", None)
         pending = counter.queued + counter.waiting if counter else 0
@@ -195,8 +217,11 @@ class TicketType(models.Model):
             # Queue places are numbered per priority: a request cannot change lanes mid-queue.
             raise ValidationError(
                 {
-                    "priority": f"{pending} requests for this type are queued or on its waiting list; "
-                    "change the priority once they have been served."
+                    "priority": _(
+                        "%(pending)s requests for this type are queued or on its waiting list; "
+                        "change the priority once they have been served."
+                    )
+                    % {"pending": pending}
                 }
             )
 

@@ -136,7 +136,7 @@ class TicketRequestForm(forms.Form):
 
 class CheckInForm(forms.Form):
     code = forms.CharField(
-        label="Ticket code or link",
+        label=gettext_lazy("Ticket code or link"),
         max_length=500,
         widget=forms.TextInput(
             attrs={"autocomplete": "off", "autocapitalize": "off", "spellcheck": "false", "autofocus": True}
@@ -153,7 +153,7 @@ class CheckInForm(forms.Form):
         except Resolver404:
             match = None
         if match is None or match.view_name != "ticketing:ticket":
-            raise forms.ValidationError("That link is not an EventTix ticket.")
+            raise forms.ValidationError(_("That link is not an EventTix ticket."))
         return match.kwargs["qr_token"]
 
 
@@ -163,18 +163,30 @@ class CancelTicketsForm(forms.Form):
     tickets = forms.ModelMultipleChoiceField(
         queryset=None,
         widget=forms.CheckboxSelectMultiple,
-        label="Tickets to cancel",
-        error_messages={"required": "Choose at least one ticket to cancel."},
+        label=gettext_lazy("Tickets to cancel"),
+        error_messages={"required": gettext_lazy("Choose at least one ticket to cancel.")},
     )
-    reason = forms.CharField(max_length=200, required=False, label="Reason (kept in the audit log)")
+    reason = forms.CharField(
+        max_length=200, required=False, label=gettext_lazy("Reason (kept in the audit log)")
+    )
     refund = forms.DecimalField(
-        max_digits=12, decimal_places=2, min_value=0, required=False, label="Refund recorded (optional)"
+        max_digits=12,
+        decimal_places=2,
+        min_value=0,
+        required=False,
+        label=gettext_lazy("Refund recorded (optional)"),
     )
 
     def __init__(self, *args, order, staff: bool, **kwargs):
         super().__init__(*args, **kwargs)
         self.fields["tickets"].queryset = order.tickets.filter(status=Ticket.Status.VALID).order_by("pk")
-        self.fields["tickets"].label_from_instance = lambda t: f"{t.ticket_type.name} · ticket #{t.pk}"
+        self.fields["tickets"].label_from_instance = lambda t: (
+            _("%(type)s · ticket #%(number)s")
+            % {
+                "type": t.ticket_type.name,
+                "number": t.pk,
+            }
+        )
         if not self.is_bound:
             self.initial["tickets"] = list(self.fields["tickets"].queryset)
         if not staff:
@@ -182,5 +194,9 @@ class CancelTicketsForm(forms.Form):
 
 
 class RefundForm(forms.Form):
-    amount = forms.DecimalField(max_digits=12, decimal_places=2, min_value=Decimal("0.01"), label="Amount")
-    reason = forms.CharField(max_length=200, required=False, label="Reason (kept in the audit log)")
+    amount = forms.DecimalField(
+        max_digits=12, decimal_places=2, min_value=Decimal("0.01"), label=gettext_lazy("Amount")
+    )
+    reason = forms.CharField(
+        max_length=200, required=False, label=gettext_lazy("Reason (kept in the audit log)")
+    )

@@ -6,6 +6,8 @@ from django import forms
 from django.contrib import admin, messages
 from django.contrib.admin.helpers import ACTION_CHECKBOX_NAME
 from django.template.response import TemplateResponse
+from django.utils.translation import gettext_lazy as _
+from django.utils.translation import ngettext
 
 from ticketing import errors, services
 from ticketing.services import signing
@@ -13,7 +15,7 @@ from ticketing.services import signing
 
 class ReasonForm(forms.Form):
     reason = forms.CharField(
-        max_length=200, label="Reason", help_text="Kept in the audit log; buyers are emailed."
+        max_length=200, label=_("Reason"), help_text=_("Kept in the audit log; buyers are emailed.")
     )
 
     def __init__(self, *args, reason_help: str | None = None, **kwargs):
@@ -30,7 +32,16 @@ class CanCancel:
 
 
 def confirmed(
-    modeladmin, request, queryset, *, title: str, consequence: str, perform, items=None, reason_help=None
+    modeladmin,
+    request,
+    queryset,
+    *,
+    title: str,
+    confirm: str,
+    consequence: str,
+    perform,
+    items=None,
+    reason_help=None,
 ):
     """The confirmation page, or after it, perform(item, reason) for each item (the selected
     objects unless given) and report what was done and what was refused."""
@@ -42,15 +53,17 @@ def confirmed(
                 perform(item, form.cleaned_data["reason"])
                 done += 1
             except errors.TicketingError as exc:
-                refused.append(f"{label}: {exc.message}")
+                refused.append(_("%(item)s: %(error)s") % {"item": label, "error": exc.message})
         if done:
-            modeladmin.message_user(request, f"{title}: {done} done.", messages.SUCCESS)
+            message = ngettext("%(title)s: %(count)s done.", "%(title)s: %(count)s done.", done)
+            modeladmin.message_user(request, message % {"title": title, "count": done}, messages.SUCCESS)
         for line in refused:
             modeladmin.message_user(request, line, messages.WARNING)
         return None
     context = {
         **modeladmin.admin_site.each_context(request),
         "title": title,
+        "confirm": confirm,
         "consequence": consequence,
         "objects": list(queryset),
         "form": form,
@@ -62,23 +75,26 @@ def confirmed(
     return TemplateResponse(request, "admin/ticketing/confirm_cancel.html", context)
 
 
-@admin.action(description="Cancel selected orders…", permissions=["cancel"])
+@admin.action(description=_("Cancel selected orders…"), permissions=["cancel"])
 def cancel_orders(modeladmin, request, queryset):
     return confirmed(
         modeladmin,
         request,
         queryset,
-        title="Cancel orders",
-        consequence="Every ticket of these orders not yet checked in stops admitting anyone and goes "
-        "back on sale, to the waiting list first. Each buyer is emailed. Refunds are recorded on the "
-        "order's page.",
+        title=_("Cancel orders"),
+        confirm=_("Yes, cancel orders"),
+        consequence=_(
+            "Every ticket of these orders not yet checked in stops admitting anyone and goes "
+            "back on sale, to the waiting list first. Each buyer is emailed. Refunds are recorded on the "
+            "order's page."
+        ),
         perform=lambda order, reason: services.cancel_order(
             user=request.user, order_id=order.pk, reason=reason
         ),
     )
 
 
-@admin.action(description="Cancel selected tickets…", permissions=["cancel"])
+@admin.action(description=_("Cancel selected tickets…"), permissions=["cancel"])
 def cancel_tickets(modeladmin, request, queryset):
     by_order = defaultdict(list)
     for ticket in queryset.order_by("pk"):
@@ -87,42 +103,54 @@ def cancel_tickets(modeladmin, request, queryset):
         modeladmin,
         request,
         queryset,
-        title="Cancel tickets",
-        consequence="These tickets stop admitting anyone and go back on sale, to the waiting list "
-        "first; checked-in tickets cannot be cancelled. Each buyer is emailed.",
+        title=_("Cancel tickets"),
+        confirm=_("Yes, cancel tickets"),
+        consequence=_(
+            "These tickets stop admitting anyone and go back on sale, to the waiting list "
+            "first; checked-in tickets cannot be cancelled. Each buyer is emailed."
+        ),
         # One cancellation per order, so each order moves (and is audited) once.
-        items=[(f"Order #{order_id}", (order_id, ids)) for order_id, ids in sorted(by_order.items())],
+        items=[
+            (_("Order #%(id)s") % {"id": order_id}, (order_id, ids))
+            for order_id, ids in sorted(by_order.items())
+        ],
         perform=lambda item, reason: services.cancel_order(
             user=request.user, order_id=item[0], ticket_ids=item[1], reason=reason
         ),
     )
 
 
-@admin.action(description="Cancel selected events…", permissions=["cancel"])
+@admin.action(description=_("Cancel selected events…"), permissions=["cancel"])
 def cancel_events(modeladmin, request, queryset):
     return confirmed(
         modeladmin,
         request,
         queryset,
-        title="Cancel events",
-        consequence="Every queued or waiting request is cancelled, every ticket not yet checked in "
-        "stops admitting anyone, and every buyer is emailed. This cannot be undone.",
+        title=_("Cancel events"),
+        confirm=_("Yes, cancel events"),
+        consequence=_(
+            "Every queued or waiting request is cancelled, every ticket not yet checked in "
+            "stops admitting anyone, and every buyer is emailed. This cannot be undone."
+        ),
         perform=lambda event, reason: services.cancel_event(
             user=request.user, event_id=event.pk, reason=reason
         ),
     )
 
 
-@admin.action(description="Re-issue selected tickets…", permissions=["cancel"])
+@admin.action(description=_("Re-issue selected tickets…"), permissions=["cancel"])
 def reissue_tickets(modeladmin, request, queryset):
     return confirmed(
         modeladmin,
         request,
         queryset,
-        title="Re-issue tickets",
-        consequence="Each ticket gets a new code: the codes it had, printed, saved or shared, stop "
-        "admitting anyone. The buyer finds the new code under My tickets. Cancelled tickets are refused.",
-        reason_help="Kept in the audit log.",
+        title=_("Re-issue tickets"),
+        confirm=_("Yes, re-issue tickets"),
+        consequence=_(
+            "Each ticket gets a new code: the codes it had, printed, saved or shared, stop "
+            "admitting anyone. The buyer finds the new code under My tickets. Cancelled tickets are refused."
+        ),
+        reason_help=_("Kept in the audit log."),
         items=[(str(ticket), ticket.pk) for ticket in queryset.order_by("pk")],
         perform=lambda ticket_id, reason: signing.reissue_ticket(
             ticket_id, actor=request.user, reason=reason
@@ -130,16 +158,19 @@ def reissue_tickets(modeladmin, request, queryset):
     )
 
 
-@admin.action(description="Rotate signing key…", permissions=["cancel"])
+@admin.action(description=_("Rotate signing key…"), permissions=["cancel"])
 def rotate_signing_keys(modeladmin, request, queryset):
     return confirmed(
         modeladmin,
         request,
         queryset,
-        title="Rotate signing keys",
-        consequence="Each event gets a new signing key: every signed code of its tickets changes, and "
-        "the codes shown or printed before stop admitting anyone (random codes of tickets issued "
-        "before signed tickets still work). Buyers find the new codes under My tickets.",
-        reason_help="Kept in the audit log.",
+        title=_("Rotate signing keys"),
+        confirm=_("Yes, rotate signing keys"),
+        consequence=_(
+            "Each event gets a new signing key: every signed code of its tickets changes, and "
+            "the codes shown or printed before stop admitting anyone (random codes of tickets issued "
+            "before signed tickets still work). Buyers find the new codes under My tickets."
+        ),
+        reason_help=_("Kept in the audit log."),
         perform=lambda event, reason: signing.rotate_key(event, actor=request.user, reason=reason),
     )

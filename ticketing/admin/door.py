@@ -2,6 +2,7 @@
 
 from django import forms
 from django.contrib import admin
+from django.utils.translation import gettext_lazy as _
 
 from ticketing import services
 from ticketing.admin.actions import confirmed
@@ -21,7 +22,11 @@ class CheckInListForm(forms.ModelForm):
             t.name for t in data.get("ticket_types", []) if event is not None and t.event_id != event.pk
         ]
         if others:
-            self.add_error("ticket_types", f"Not ticket types of {event.name}: {', '.join(others)}.")
+            self.add_error(
+                "ticket_types",
+                _("Not ticket types of %(event)s: %(types)s.")
+                % {"event": event.name, "types": ", ".join(others)},
+            )
         return data
 
 
@@ -45,16 +50,17 @@ class CheckInListAdmin(admin.ModelAdmin):
         )
 
 
-@admin.action(description="Undo selected check-ins…", permissions=["fix"])
+@admin.action(description=_("Undo selected check-ins…"), permissions=["fix"])
 def undo_check_ins(modeladmin, request, queryset):
     entries = queryset.filter(kind=CheckIn.Kind.ENTRY, active=True).order_by("pk")
     return confirmed(
         modeladmin,
         request,
         entries,
-        title="Undo check-ins",
-        consequence="Each ticket may be checked in again on its list. The undo is kept in the audit log.",
-        reason_help="Kept in the audit log.",
+        title=_("Undo check-ins"),
+        confirm=_("Yes, undo check-ins"),
+        consequence=_("Each ticket may be checked in again on its list. The undo is kept in the audit log."),
+        reason_help=_("Kept in the audit log."),
         perform=lambda entry, reason: services.undo_check_in(
             ticket_id=entry.ticket_id,
             staff_user=request.user,

@@ -174,14 +174,14 @@ class TicketTypeAdmin(CapacityAudited, admin.ModelAdmin):
         super().save_model(request, obj, form, change)
         self.record_capacity(request, obj, old)
 
-    @admin.display(description="remaining", ordering="remaining_n")
+    @admin.display(description=_("remaining"), ordering="remaining_n")
     def remaining_display(self, obj):
         return obj.remaining_n
 
-    @admin.display(description="queued requests", ordering="queued")
+    @admin.display(description=_("queued requests"), ordering="queued")
     def queued_display(self, obj):
         return obj.queued
 
-    @admin.display(description="waiting list", ordering="waiting")
+    @admin.display(description=_("waiting list"), ordering="waiting")
     def waiting_display(self, obj):
         return obj.waiting

@@ -4,6 +4,7 @@ from django.contrib import admin
 from django.db.models import F
 from django.db.models.functions import Coalesce
 from django.http import StreamingHttpResponse
+from django.utils.translation import gettext_lazy as _
 
 from ticketing.admin.actions import CanCancel, cancel_orders, cancel_tickets, reissue_tickets
 from ticketing.exports import neutralised
@@ -72,7 +73,7 @@ class TicketAdmin(CanCancel, ReadOnlyAdmin):
     search_fields = ["qr_token", "order__user__email"]
     list_select_related = ["ticket_type__event", "order__user", "checked_in_by"]
 
-    @admin.display(description="holder", ordering="order__user__email")
+    @admin.display(description=_("holder"), ordering="order__user__email")
     def holder(self, obj):
         return obj.order.user
 
@@ -92,7 +93,7 @@ EXPORT_EXTRA_FIELDS = {
 }
 
 
-@admin.action(description="Export selected transactions as CSV")
+@admin.action(description=_("Export selected transactions as CSV"))
 def export_csv(modeladmin, request, queryset):
     rows = (
         queryset.annotate(**{f"export_{k}": v for k, v in EXPORT_EXTRA_FIELDS.items()})

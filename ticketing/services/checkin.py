@@ -12,7 +12,9 @@ from django.db import IntegrityError, transaction
 from django.db.models import Q
 from django.utils import timezone
 from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
 
+from events import formatting
 from events.models import Event
 from ticketing import errors
 from ticketing.models import CheckIn, CheckInList, Ticket
@@ -21,7 +23,7 @@ from ticketing.services import ledger, signing
 CHECK_IN_PERMISSION = "ticketing.check_in_ticket"
 FIX_PERMISSION = "ticketing.fix_check_ins"
 DEFAULT_LIST_NAME = "Main entrance"
-UNKNOWN_TICKET = "Unknown ticket: this code is not one of ours."
+UNKNOWN_TICKET = gettext_lazy("Unknown ticket: this code is not one of ours.")
 
 
 def can_check_in(user) -> bool:
@@ -268,7 +270,7 @@ def _record_offline(check_in_list, staff_user, device, scan, now) -> OfflineVerd
 
 def _recorded(nonce: str) -> OfflineVerdict | None:
     scan = (
-        CheckIn.objects.select_related("duplicate_of__by", "duplicate_of__check_in_list")
+        CheckIn.objects.select_related("duplicate_of__by", "duplicate_of__check_in_list__event")
         .filter(nonce=nonce)
         .first()
     )
@@ -276,9 +278,19 @@ def _recorded(nonce: str) -> OfflineVerdict | None:
         return None
     first = scan.duplicate_of
     if first is None:
-        return OfflineVerdict(nonce, "admitted", "Admitted.", scan.ticket_id)
-    when = timezone.localtime(first.scanned_at)
-    who = f" by {first.by.name}" if first.by else ""
-    where = f" ({first.device})" if first.device else ""
-    detail = f"Admitted twice: first at {when:%H:%M:%S}{who}{where} on {first.check_in_list.name}."
+        return OfflineVerdict(nonce, "admitted", _("Admitted."), scan.ticket_id)
+    facts = {
+        "when": formatting.time_of_day(first.scanned_at, first.check_in_list.event.time_zone),
+        "who": first.by.name if first.by else "",
+        "device": first.device,
+        "list": first.check_in_list.name,
+    }
+    if first.by and first.device:
+        detail = _("Admitted twice: first at %(when)s by %(who)s (%(device)s) on %(list)s.") % facts
+    elif first.by:
+        detail = _("Admitted twice: first at %(when)s by %(who)s on %(list)s.") % facts
+    elif first.device:
+        detail = _("Admitted twice: first at %(when)s (%(device)s) on %(list)s.") % facts
+    else:
+        detail = _("Admitted twice: first at %(when)s on %(list)s.") % facts
     return OfflineVerdict(nonce, "admitted_twice", detail, scan.ticket_id, first)

@@ -5,6 +5,8 @@ from django import template
 from django.utils import timezone
 from django.utils.html import format_html, format_html_join
 from django.utils.safestring import mark_safe
+from django.utils.translation import gettext as _
+from django.utils.translation import ngettext
 
 from ticketing import services
 from ticketing.services import signing
@@ -13,11 +15,17 @@ register = template.Library()
 
 
 @register.simple_tag
-def qr_svg(token: str, label: str = "Ticket QR code"):
+def qr_svg(token: str, label: str | None = None):
     """The token as an inline SVG QR code; it holds the raw token (a ticket's signed code), which
     the door page reads."""
     svg = segno.make(token, error="m").svg_inline(
-        scale=1, border=4, omitsize=True, light="#fff", svgclass="qr", lineclass=None, title=label
+        scale=1,
+        border=4,
+        omitsize=True,
+        light="#fff",
+        svgclass="qr",
+        lineclass=None,
+        title=label or _("Ticket QR code"),
     )
     # segno escapes the title; the role lets screen readers announce it as one image.
     return mark_safe(svg.replace("<svg ", '<svg role="img" ', 1))
@@ -55,13 +63,17 @@ def duration(seconds) -> str:
     if seconds is None:
         return ""
     if seconds < 10:
-        return "a few seconds"
+        return _("a few seconds")
     if seconds < 60:
-        return f"about {round(seconds / 10) * 10} seconds"
+        tens = round(seconds / 10) * 10
+        return ngettext("about %(count)s second", "about %(count)s seconds", tens) % {"count": tens}
     minutes = round(seconds / 60)
     if minutes < 90:
-        return "about a minute" if minutes == 1 else f"about {minutes} minutes"
-    return f"about {round(minutes / 60)} hours"
+        if minutes == 1:
+            return _("about a minute")
+        return ngettext("about %(count)s minute", "about %(count)s minutes", minutes) % {"count": minutes}
+    hours = round(minutes / 60)
+    return ngettext("about %(count)s hour", "about %(count)s hours", hours) % {"count": hours}
 
 
 CHART_W, CHART_H, PAD_L, PAD_B, PAD_T, PAD_R = 600, 200, 44, 26, 10, 12
@@ -71,7 +83,7 @@ CHART_W, CHART_H, PAD_L, PAD_B, PAD_T, PAD_R = 600, 200, 44, 26, 10, 12
 def sales_chart(points, capacity: int):
     """Cumulative tickets sold over time as an SVG line chart, from (minute, tickets) pairs."""
     if not points:
-        return mark_safe('<p class="muted">No tickets sold yet.</p>')
+        return format_html('<p class="muted">{}</p>', _("No tickets sold yet."))
     start, end = points[0][0], points[-1][0]
     span = max((end - start).total_seconds(), 60)
     top = max(capacity, 1)
@@ -84,6 +96,7 @@ def sales_chart(points, capacity: int):
         coords.append((round(x, 1), round(PAD_T + plot_h * (1 - total / top), 1)))
     coords.append((PAD_L + plot_w, coords[-1][1]))
     line = " ".join(f"{x},{y}" for x, y in coords)
+    a, b = f"{timezone.localtime(start):%H:%M}", f"{timezone.localtime(end):%H:%M}"
     area = f"{line} {PAD_L + plot_w},{PAD_T + plot_h}"
     ticks = format_html_join(
         "",
@@ -96,17 +109,17 @@ def sales_chart(points, capacity: int):
     )
     return format_html(
         '<svg viewBox="0 0 {w} {h}" class="chart" role="img" aria-labelledby="{id}">'
-        '<title id="{id}">{total} of {cap} tickets sold between {a} and {b}</title>{ticks}'
+        '<title id="{id}">{title}</title>{ticks}'
         '<polygon points="{area}" class="area"/><polyline points="{line}" class="line"/>'
         '<text x="{l}" y="{by}" class="tick">{a}</text>'
         '<text x="{r}" y="{by}" class="tick" text-anchor="end">{b}</text></svg>',
         w=CHART_W,
         h=CHART_H,
         id=f"chart-{id(points)}",
-        total=total,
-        cap=capacity,
-        a=f"{timezone.localtime(start):%H:%M}",
-        b=f"{timezone.localtime(end):%H:%M}",
+        title=_("%(total)s of %(capacity)s tickets sold between %(start)s and %(end)s")
+        % {"total": total, "capacity": capacity, "start": a, "end": b},
+        a=a,
+        b=b,
         ticks=ticks,
         area=area,
         line=line,

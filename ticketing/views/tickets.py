@@ -5,9 +5,12 @@ from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied
 from django.http import Http404
 from django.shortcuts import redirect, render
+from django.utils.translation import gettext as _
+from django.utils.translation import ngettext
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_POST
 
+from events import formatting
 from ticketing import selectors, services
 from ticketing.forms import CancelTicketsForm, RefundForm
 from ticketing.models import TicketRequest
@@ -26,7 +29,7 @@ def _order_or_404(request, pk):
     # Buyers see their own orders; staff who may view orders see any (the admin's "View on site").
     order = selectors.order_for(user=request.user, order_id=pk)
     if order is None:
-        raise Http404("No such order.")
+        raise Http404(_("No such order."))
     return order
 
 
@@ -70,7 +73,10 @@ def order_cancel(request, pk):
         )
         if outcome.error is None:
             n = len(form.cleaned_data["tickets"])
-            messages.success(request, f"{n} ticket{'s' if n != 1 else ''} cancelled.")
+            messages.success(
+                request,
+                ngettext("%(count)s ticket cancelled.", "%(count)s tickets cancelled.", n) % {"count": n},
+            )
             return redirect(order)
     return _order_page(request, order, cancel_form=form, status=400)
 
@@ -93,7 +99,8 @@ def order_refund(request, pk):
             reason=form.cleaned_data["reason"],
         )
         if outcome.error is None:
-            messages.success(request, f"Refund of {form.cleaned_data['amount']} recorded.")
+            amount = formatting.money(form.cleaned_data["amount"], order.event.currency)
+            messages.success(request, _("Refund of %(amount)s recorded.") % {"amount": amount})
             return redirect(order)
     return _order_page(request, order, refund_form=form, status=400)
 
@@ -104,5 +111,5 @@ def ticket_detail(request, qr_token):
     ticket = selectors.ticket_by_token(qr_token=qr_token)
     # The holder sees the ticket, and so does door staff asked about it; to anyone else it is missing.
     if ticket is None or not (ticket.order.user_id == request.user.pk or services.can_check_in(request.user)):
-        raise Http404("No such ticket.")
+        raise Http404(_("No such ticket."))
     return render(request, "ticketing/ticket.html", {"ticket": ticket})
