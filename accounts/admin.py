@@ -33,7 +33,7 @@ class UserAdmin(DjangoUserAdmin):
     readonly_fields = ["date_joined", "last_login"]
     fieldsets = [
         (None, {"fields": ["email", "password"]}),
-        (gettext_lazy("Profile"), {"fields": ["name"]}),
+        (gettext_lazy("Profile"), {"fields": ["name", "language"]}),
         (
             gettext_lazy("Permissions"),
             {"fields": ["is_active", "is_staff", "is_superuser", "groups", "user_permissions"]},

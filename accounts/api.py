@@ -53,6 +53,7 @@ class RegisterView(CredentialsView):
         payload = RegisterIn(data=request.data)
         payload.is_valid(raise_exception=True)
         user = services.register_user(**payload.validated_data)
+        services.remember_language(user=user, language=request.LANGUAGE_CODE)
         return Response(UserOut(user).data, status=status.HTTP_201_CREATED)
 
 
@@ -77,6 +78,7 @@ class LoginView(CredentialsView):
             lockout.refuse_if_locked_out(request)
             raise AuthenticationFailed(_("Incorrect email or password."), code="invalid_credentials")
         lockout.forget_failures(request, user)
+        services.remember_language(user=user, language=request.LANGUAGE_CODE)
         refresh = RefreshToken.for_user(user)
         tokens = {**token_body(refresh.access_token), "refresh_token": str(refresh)}
         return Response(TokenPairOut(tokens).data)

@@ -44,6 +44,15 @@ class User(AbstractBaseUser, PermissionsMixin):
     )
     is_active = models.BooleanField(verbose_name=_("is active"), default=True)
     date_joined = models.DateTimeField(verbose_name=_("date joined"), default=timezone.now)
+    # Kept by accounts.services.remember_language from the pages and the API the person uses (a
+    # code of LANGUAGES; no choices here, so a new language needs no migration).
+    language = models.CharField(
+        verbose_name=_("language"),
+        max_length=10,
+        blank=True,
+        default="",
+        help_text=_("The language of the emails sent to this person; empty: the site's."),
+    )
     # Moved by accounts.services.revoke_all_sessions: tokens issued before it, and every page
     # session opened before it, are refused.
     tokens_valid_after = models.DateTimeField(

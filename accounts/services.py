@@ -1,5 +1,6 @@
 """Account rules shared by the pages, the admin and the API: sign-up, log-out and revocation."""
 
+from django.conf import settings
 from django.contrib.auth import get_user_model, password_validation
 from django.core.exceptions import ValidationError
 from django.core.validators import validate_email
@@ -59,6 +60,14 @@ REUSED = gettext_lazy(
     "This refresh token was already used. In case it was stolen, every session and token of "
     "the account has been logged out; log in again."
 )
+
+
+def remember_language(*, user, language: str | None) -> None:
+    """Keep the language a person uses the site in (one EventTix speaks), for the emails sent later."""
+    if language not in dict(settings.LANGUAGES) or user.language == language:
+        return
+    get_user_model().objects.filter(pk=user.pk).update(language=language)
+    user.language = language
 
 
 def revoke_all_sessions(*, user) -> None:

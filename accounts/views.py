@@ -10,10 +10,11 @@ from django.shortcuts import redirect, render, resolve_url
 from django.urls import reverse
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.utils.translation import gettext as _
+from django.views import i18n
 from django.views.decorators.http import require_POST
 
 from accounts.forms import PasswordChangeForm, RegisterForm, ResetPasswordForm
-from accounts.services import register_user, revoke_all_sessions
+from accounts.services import register_user, remember_language, revoke_all_sessions
 from eventtix.throttling import REGISTER, throttle_page
 
 # Named, not imported: accounts does not import ticketing, which owns the door.
@@ -46,6 +47,7 @@ def register(request):
             form.add_error(None, exc)
         else:
             login(request, user, backend="django.contrib.auth.backends.ModelBackend")
+            remember_language(user=user, language=request.LANGUAGE_CODE)
             return redirect(_next_url(request))
     status = 400 if form.errors else 200
     return render(
@@ -79,11 +81,25 @@ def log_out_everywhere(request):
 class LoginView(auth_views.LoginView):
     """Django's log-in; without a ?next=, door-only staff land on the door page, the rest on events."""
 
+    def form_valid(self, form):
+        response = super().form_valid(form)
+        remember_language(user=form.get_user(), language=self.request.LANGUAGE_CODE)
+        return response
+
     def get_default_redirect_url(self):
         user = self.request.user
         if not user.is_staff and user.has_perm(DOOR_PERMISSION):
             return reverse(DOOR_URL_NAME)
         return super().get_default_redirect_url()
+
+
+@require_POST
+def set_language(request):
+    """Django's language switch; a logged-in person's emails follow the choice too."""
+    response = i18n.set_language(request)
+    if request.user.is_authenticated:
+        remember_language(user=request.user, language=request.POST.get("language"))
+    return response
 
 
 class PasswordResetConfirmView(auth_views.PasswordResetConfirmView):

@@ -5,6 +5,7 @@ from django.urls import include, path
 from django.utils.translation import gettext_lazy as _
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerSplitView
 
+from accounts import views as accounts_views
 from eventtix import throttling
 from ticketing.urls import event_patterns
 
@@ -33,7 +34,8 @@ urlpatterns = [
     path("docs", SpectacularSwaggerSplitView.as_view(url_name="api-schema"), name="api-docs"),
     path("api/", include("ticketing.api.urls")),
     path("accounts/", include("accounts.urls")),
-    path("i18n/", include("django.conf.urls.i18n")),
+    # Django's language switch, which also keeps a logged-in person's choice for their emails.
+    path("i18n/setlang/", accounts_views.set_language, name="set_language"),
     path("", include((event_patterns, "events"))),
     path("", include("ticketing.urls")),
 ]

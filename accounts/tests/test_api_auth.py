@@ -229,3 +229,17 @@ def test_register_refuses_a_password_like_the_buyers_name(api):
     assert response.status_code == 400
     assert "too similar" in str(response.json()["password"])
     assert not get_user_model().objects.filter(email="nina@example.test").exists()
+
+
+def test_an_api_sign_up_and_log_in_keep_the_clients_language_for_the_emails(api, buyer):
+    api.post(
+        "/api/auth/login", {"email": buyer.email, "password": "Str0ng-Passw0rd!"}, HTTP_ACCEPT_LANGUAGE="de"
+    )
+    buyer.refresh_from_db()
+    assert buyer.language == "de"
+    api.post(
+        "/api/auth/register",
+        {"name": "Eva", "email": "eva@example.test", "password": "Str0ng-Passw0rd!"},
+        HTTP_ACCEPT_LANGUAGE="es-ES,es;q=0.9",
+    )
+    assert buyer.__class__.objects.get(email="eva@example.test").language == "es"

@@ -145,3 +145,20 @@ def test_buyers_and_staff_land_on_the_events_list_after_logging_in(client, buyer
         user = door_staff
     response = client.post(reverse("login"), {"username": user.email, "password": PASSWORD})
     assert response["Location"] == reverse("events:list")
+
+
+def test_the_language_a_person_logs_in_with_or_switches_to_is_kept_for_their_emails(client, buyer):
+    client.post(
+        "/accounts/login/",
+        {"username": buyer.email, "password": "Str0ng-Passw0rd!"},
+        HTTP_ACCEPT_LANGUAGE="es",
+    )
+    buyer.refresh_from_db()
+    assert buyer.language == "es"
+    client.post("/i18n/setlang/", {"language": "de", "next": "/events/"})
+    buyer.refresh_from_db()
+    assert buyer.language == "de"
+    # A language EventTix does not speak is not kept.
+    client.post("/i18n/setlang/", {"language": "xx", "next": "/events/"})
+    buyer.refresh_from_db()
+    assert buyer.language == "de"

@@ -8,6 +8,7 @@ from django.core.mail import EmailMultiAlternatives
 from django.core.mail.message import SafeMIMEMultipart
 from django.template.loader import render_to_string
 from django.urls import reverse
+from django.utils import translation
 from django.utils.translation import gettext_lazy as _
 
 from ticketing.models import OutboxEmail
@@ -51,7 +52,12 @@ def site_url(path: str) -> str:
 
 
 def build_email(email: OutboxEmail, *, order, user, event) -> EmailMultiAlternatives:
-    """The message one outbox row stands for."""
+    """The message one outbox row stands for, in its person's language (theirs, else the site's)."""
+    with translation.override(user.language or settings.LANGUAGE_CODE):
+        return _build_email(email, order=order, user=user, event=event)
+
+
+def _build_email(email: OutboxEmail, *, order, user, event) -> EmailMultiAlternatives:
     tickets = ticket_pdf.printable_tickets(order) if order is not None and email.kind in CONFIRMATIONS else []
     shown = [_shown_ticket(ticket) for ticket in tickets]
     context = {

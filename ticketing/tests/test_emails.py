@@ -149,3 +149,20 @@ def test_an_email_that_cannot_be_rendered_holds_up_none_of_the_others(
     monkeypatch.setattr(notifications, "build_email", build)
     assert services.send_outbox() == 1
     assert [m.to for m in mailoutbox] == [[lucky.email]]
+
+
+def test_a_confirmation_is_written_in_its_buyers_language(order, mailoutbox):
+    from django.utils import translation
+
+    order.user.language = "de"
+    order.user.save(update_fields=["language"])
+    services.send_outbox()
+    message, parsed = sent(mailoutbox)
+    with translation.override("de"):
+        subject = translation.gettext("Your tickets for {event}").format(event="Jazz im Hof")
+    assert subject != "Your tickets for Jazz im Hof"
+    assert message.subject == subject
+    html = parts(parsed, "text/html")[0].get_payload(decode=True).decode()
+    assert '<html lang="de">' in html
+    # The sender's own language is left as it was.
+    assert translation.get_language() in ("en", "en-us")
