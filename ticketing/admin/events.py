@@ -5,6 +5,7 @@ from django.urls import NoReverseMatch, reverse
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
+from events import formatting
 from events.models import Event, TicketType
 from ticketing.admin.actions import CanCancel, cancel_events, rotate_signing_keys
 from ticketing.admin.event_form import EventForm, event_zone
@@ -140,7 +141,7 @@ class TicketTypeAdmin(CapacityAudited, admin.ModelAdmin):
     list_display = [
         "name",
         "event",
-        "price",
+        "price_display",
         "priority",
         "capacity",
         "sold",
@@ -173,6 +174,10 @@ class TicketTypeAdmin(CapacityAudited, admin.ModelAdmin):
         )
         super().save_model(request, obj, form, change)
         self.record_capacity(request, obj, old)
+
+    @admin.display(description=_("price"), ordering="price")
+    def price_display(self, obj):
+        return formatting.money(obj.price, obj.event.currency)
 
     @admin.display(description=_("remaining"), ordering="remaining_n")
     def remaining_display(self, obj):

@@ -6,6 +6,7 @@ from django.db.models.functions import Coalesce
 from django.http import StreamingHttpResponse
 from django.utils.translation import gettext_lazy as _
 
+from events import formatting
 from ticketing.admin.actions import CanCancel, cancel_orders, cancel_tickets, reissue_tickets
 from ticketing.exports import neutralised
 from ticketing.models import AuditEntry, Order, Ticket, TicketRequest
@@ -57,12 +58,30 @@ class TicketInline(admin.TabularInline):
 
 @admin.register(Order)
 class OrderAdmin(CanCancel, ReadOnlyAdmin):
-    list_display = ["id", "user", "event", "ticket_type", "status", "quantity", "active", "total", "refunded"]
+    list_display = [
+        "id",
+        "user",
+        "event",
+        "ticket_type",
+        "status",
+        "quantity",
+        "active",
+        "total_display",
+        "refunded_display",
+    ]
     list_filter = ["status", "event", "ticket_type"]
     actions = [cancel_orders]
     search_fields = ["user__email", "user__name", "id"]
     list_select_related = ["user", "event", "ticket_type"]
     inlines = [TicketInline]
+
+    @admin.display(description=_("total"), ordering="total")
+    def total_display(self, obj):
+        return formatting.money(obj.total, obj.event.currency)
+
+    @admin.display(description=_("refunded"), ordering="refunded")
+    def refunded_display(self, obj):
+        return formatting.money(obj.refunded, obj.event.currency)
 
 
 @admin.register(Ticket)
@@ -85,11 +104,13 @@ class _Echo:
 
 # After the log's own columns, who and what each row is about, by name. The buyer is the
 # order's, since a check-in's user is the door staff member.
-EXPORT_EXTRA_COLUMNS = ["buyer_email", "buyer_name", "event_name"]
+EXPORT_EXTRA_COLUMNS = ["buyer_email", "buyer_name", "event_name", "currency"]
 EXPORT_EXTRA_FIELDS = {
     "buyer_email": Coalesce("order__user__email", "user__email"),
     "buyer_name": Coalesce("order__user__name", "user__name"),
     "event_name": F("event__name"),
+    # The currency of the log's amount column.
+    "currency": F("event__currency"),
 }
 
 

@@ -357,3 +357,15 @@ def test_the_event_change_page_links_to_the_dashboard(client, admin_user, event)
     links = response.context["event_links"]
     assert reverse("ticketing:dashboard") in [link["url"] for link in links]
     assert f'<li><a href="{reverse("ticketing:dashboard")}">Dashboard</a></li>' in response.content.decode()
+
+
+def test_admin_lists_show_amounts_with_their_events_currency(client, admin_user, make_event, buyer):
+    from conftest import buy
+
+    event = make_event(currency="CHF", vip=None)
+    buy(buyer, event.ticket_types.get(), quantity=2)
+    client.force_login(admin_user)
+    types = client.get(reverse("admin:events_tickettype_changelist")).content.decode()
+    orders = client.get(reverse("admin:ticketing_order_changelist")).content.decode()
+    assert "CHF" in types and "50.00" in types
+    assert "CHF" in orders and "100.00" in orders

@@ -145,11 +145,11 @@ def test_transaction_export_names_the_buyer_and_the_event(client, admin_user, at
         {"action": "export_csv", "_selected_action": list(AuditEntry.objects.values_list("pk", flat=True))},
     )
     header, *rows = list(csv.reader(io.StringIO(b"".join(response.streaming_content).decode())))
-    assert header[-3:] == ["buyer_email", "buyer_name", "event_name"]
-    assert header[:-3][:3] == ["transaction_id", "timestamp", "kind"]
-    kinds = {row[2]: row[-3:] for row in rows}
-    event_name = attended[0].ticket_type.event.name
-    buyer = ["mallory@example.test", "'" + FORMULA_NAME, event_name]
+    assert header[-4:] == ["buyer_email", "buyer_name", "event_name", "currency"]
+    assert header[:-4][:3] == ["transaction_id", "timestamp", "kind"]
+    kinds = {row[2]: row[-4:] for row in rows}
+    event = attended[0].ticket_type.event
+    buyer = ["mallory@example.test", "'" + FORMULA_NAME, event.name, event.currency]
     assert set(kinds) == {"queued", "fulfilled", "checked_in"}
     # A check-in's user is the door staff member; the buyer is still the ticket's.
     assert kinds["queued"] == kinds["fulfilled"] == kinds["checked_in"] == buyer
