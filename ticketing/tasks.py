@@ -34,14 +34,17 @@ def drain_event(event_id: int) -> dict:
 
 
 def send_emails() -> int:
-    """Send what the outbox owes; queued by wake-ups after a change that owes an email commits."""
+    """Send what the outbox owes; queued by wake-ups after a change that owes an email commits.
+
+    One sender at a time (wakeups.sending_emails): on sale day thousands of confirmations, each
+    with its PDF, would otherwise take every worker of the cluster and leave none for the drain.
+    """
     wakeups.emails_started()
-    return _send_owed_emails()
-
-
-def _send_owed_emails() -> int:
-    sent, more = services.send_owed_emails()
-    if more:
+    with wakeups.sending_emails() as alone:
+        if not alone:
+            return 0  # the sender at work checks for more before it stops (below)
+        sent, more = services.send_owed_emails()
+    if more or services.emails_owed():
         wakeups.request_emails()
     return sent
 
@@ -52,16 +55,17 @@ OPENING_LOOKAHEAD = timedelta(seconds=60)
 
 def sweep() -> dict:
     """Every minute: ask for a drain of each event with work (whatever a lost wake-up left),
-    wake the drain at the sales opening in the next minute, send owed emails, catch the CSV up."""
+    wake the drain at the sales opening in the next minute, ask for owed emails to be sent, catch
+    the CSV up. It does none of that work itself, so it holds a worker for moments only."""
     now = timezone.now()
     services.cancel_requests_of_inactive_buyers(now=now)
     drains = [e for e in services.events_with_work() if services.request_drain(e, force=True)]
     openings = selectors.sales_opening(after=now, until=now + OPENING_LOOKAHEAD)
     if openings:
         wakeups.request_openings(until=now + OPENING_LOOKAHEAD)
-    sent = _send_owed_emails()
+    emails = services.emails_owed() and wakeups.request_emails(force=True)
     logged = services.flush_transactions_csv()
-    return {"drains": drains, "openings": [e for e, _ in openings], "emails": sent, "csv_rows": logged}
+    return {"drains": drains, "openings": [e for e, _ in openings], "emails": emails, "csv_rows": logged}
 
 
 def open_sales(until: str) -> list[int]:

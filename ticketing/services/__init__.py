@@ -19,7 +19,7 @@ from ticketing.services.checkin import (
     usable_list,
 )
 from ticketing.services.csvlog import flush_transactions_csv
-from ticketing.services.notifications import send_outbox, send_owed_emails
+from ticketing.services.notifications import emails_owed, send_outbox, send_owed_emails
 from ticketing.services.orders import (
     buyer_may_cancel,
     can_manage_orders,
@@ -67,6 +67,7 @@ __all__ = [
     "record_refund",
     "poll_hint",
     "request_drain",
+    "emails_owed",
     "send_outbox",
     "send_owed_emails",
     "tickets_on_sale",

@@ -59,7 +59,8 @@ def build_email(email: OutboxEmail, *, order, user, event) -> EmailMultiAlternat
 
 def _build_email(email: OutboxEmail, *, order, user, event) -> EmailMultiAlternatives:
     tickets = ticket_pdf.printable_tickets(order) if order is not None and email.kind in CONFIRMATIONS else []
-    shown = [_shown_ticket(ticket) for ticket in tickets]
+    codes = {ticket.pk: signing.signed_token(ticket) for ticket in tickets}
+    shown = [_shown_ticket(ticket, codes[ticket.pk]) for ticket in tickets]
     context = {
         "email": email,
         "kind": OutboxEmail.Kind,
@@ -84,15 +85,15 @@ def _build_email(email: OutboxEmail, *, order, user, event) -> EmailMultiAlterna
     )
     message.attach_alternative(html, "text/html")
     if tickets:
-        pdf = ticket_pdf.render_order_tickets_pdf(order)
+        pdf = ticket_pdf.render_order_tickets_pdf(order, codes=codes)
         message.attach(ticket_pdf.pdf_filename(order), pdf, "application/pdf")
     return message
 
 
-def _shown_ticket(ticket) -> dict:
+def _shown_ticket(ticket, code: str) -> dict:
     """A ticket as the confirmation shows it: its QR code as an inline image and its page's link."""
     cid = f"ticket-{ticket.pk}@eventtix"
-    image = MIMEImage(ticket_pdf.qr_png(signing.signed_token(ticket), scale=6), "png")
+    image = MIMEImage(ticket_pdf.qr_png(code, scale=6), "png")
     image.add_header("Content-ID", f"<{cid}>")
     image.add_header("Content-Disposition", "inline", filename=f"ticket-{ticket.pk}.png")
     return {"ticket": ticket, "cid": cid, "image": image, "url": site_url(ticket.get_absolute_url())}

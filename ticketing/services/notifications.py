@@ -28,25 +28,33 @@ def send_outbox(*, limit: int = BATCH, now=None) -> int:
     return _send_batch(limit=limit, now=now)[1]
 
 
+def emails_owed(*, now=None) -> bool:
+    """Whether an unsent email is free to be sent now (not claimed by a sender at work)."""
+    free = Q(claimed_until__isnull=True) | Q(claimed_until__lt=now or timezone.now())
+    return OutboxEmail.objects.filter(free, sent_at__isnull=True).exists()
+
+
 def send_owed_emails(*, time_budget: float = 20.0) -> tuple[int, bool]:
     """Send the outbox's unsent emails batch after batch: (sent, whether more may be owed).
 
-    Stops after time_budget seconds, so a task never runs into the cluster's time-out; the caller
-    then asks for another run.
+    Stops after time_budget seconds, checked before each email (rendering one, with its PDF and
+    QR codes, is the cost), so a task never runs into the cluster's time-out however slow the
+    machine; the caller then asks for another run.
     """
     deadline = time.monotonic() + time_budget
     sent = 0
     while True:
-        claimed, n = _send_batch(limit=BATCH)
+        claimed, n = _send_batch(limit=BATCH, deadline=deadline)
         sent += n
+        if time.monotonic() >= deadline:
+            return sent, claimed > 0
         if claimed < BATCH:
             return sent, False
-        if time.monotonic() >= deadline:
-            return sent, True
 
 
-def _send_batch(*, limit: int, now=None) -> tuple[int, int]:
-    """Claim up to limit unsent emails and send them: (claimed, sent)."""
+def _send_batch(*, limit: int, now=None, deadline: float | None = None) -> tuple[int, int]:
+    """Claim up to limit unsent emails and send them, until `deadline` (time.monotonic) if given:
+    (claimed, sent). What the deadline leaves unsent is let go, for the next run to take at once."""
     now = now or timezone.now()
     claim = secrets.token_hex(8)
     # Claimed with a conditional UPDATE (no lock held while mail is sent): a row is ours only if it
@@ -60,12 +68,15 @@ def _send_batch(*, limit: int, now=None) -> tuple[int, int]:
     )
     emails = list(OutboxEmail.objects.filter(pk__in=ids, claim=claim, sent_at__isnull=True).order_by("pk"))
     ours = OutboxEmail.objects.filter(claim=claim, sent_at__isnull=True)
-    messages = render_all(emails)
+    sources = _sources(emails)
     renewed_at = time.monotonic()
     kept = {e.pk for e in emails}
     sent, done, failed = 0, [], []
     with get_connection() as connection:
         for i, email in enumerate(emails):
+            if deadline is not None and time.monotonic() >= deadline:
+                ours.filter(pk__in=[e.pk for e in emails[i:]]).update(claim="", claimed_until=None)
+                break
             if time.monotonic() - renewed_at > settings.OUTBOX_CLAIM_SECONDS / 3:
                 # Slow going: mark what went, and keep only the rest still ours, so a sender that
                 # would outlive its claim never sends an email another sender has taken.
@@ -77,7 +88,7 @@ def _send_batch(*, limit: int, now=None) -> tuple[int, int]:
             if email.pk not in kept:
                 continue
             try:
-                message = messages[email.pk]
+                message = render(email, sources)
                 message.connection = connection
                 message.send()
             except Exception:
@@ -98,8 +109,8 @@ def _claim_time() -> timedelta:
     return timedelta(seconds=settings.OUTBOX_CLAIM_SECONDS)
 
 
-def render_all(emails: list[OutboxEmail]) -> dict:
-    """The message each outbox row stands for ({pk: EmailMessage}), from four reads in all."""
+def _sources(emails: list[OutboxEmail]) -> dict:
+    """What the outbox rows' messages are made from, in three reads: {"orders", "users", "events"}."""
     tickets = Prefetch("tickets", queryset=Ticket.objects.order_by("id"))
     orders = (
         Order.objects.select_related("user", "event", "ticket_type")
@@ -108,17 +119,20 @@ def render_all(emails: list[OutboxEmail]) -> dict:
     )
     users = get_user_model().objects.in_bulk({e.user_id for e in emails if not e.order_id})
     events = Event.objects.in_bulk({e.event_id for e in emails if not e.order_id})
-    messages = {}
-    for email in emails:
-        order = orders.get(email.order_id)
-        user = order.user if order else users.get(email.user_id)
-        event = order.event if order else events.get(email.event_id)
-        if user is None or event is None:
-            continue  # the row names what no longer exists: a KeyError when sent, counted as failed
-        try:
-            messages[email.pk] = build_email(email, order=order, user=user, event=event)
-        except Exception:
-            # Left out, so counted as failed when sent and retried after its claim: one message
-            # that cannot be rendered holds up none of the others.
-            logger.exception("Could not render outbox email #%s", email.pk)
-    return messages
+    return {"orders": orders, "users": users, "events": events}
+
+
+def render(email: OutboxEmail, sources: dict):
+    """The message one outbox row stands for. Raises if it cannot be made (the row names what
+    no longer exists, or a template fails): counted as failed and retried after its claim, so one
+    message that cannot be rendered holds up none of the others."""
+    order = sources["orders"].get(email.order_id)
+    user = order.user if order else sources["users"].get(email.user_id)
+    event = order.event if order else sources["events"].get(email.event_id)
+    if user is None or event is None:
+        raise LookupError(f"outbox email #{email.pk} names what no longer exists")
+    try:
+        return build_email(email, order=order, user=user, event=event)
+    except Exception:
+        logger.exception("Could not render outbox email #%s", email.pk)
+        raise

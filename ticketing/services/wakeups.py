@@ -7,6 +7,7 @@ on-commit callbacks, and they catch broker faults themselves).
 """
 
 import logging
+from contextlib import contextmanager
 
 from django.core.cache import cache
 from django.utils import timezone
@@ -67,15 +68,40 @@ def wake_if_unplaced(ticket_request, *, now=None) -> bool:
     return request_drain(ticket_request.event_id)
 
 
-def request_emails() -> bool:
-    """Queue a run of the outbox sender unless one is already queued; True when one was queued."""
-    if not _claim("emails-pending"):
+def request_emails(*, force: bool = False) -> bool:
+    """Queue a run of the outbox sender unless one is already queued; True when one was queued.
+
+    `force` (the sweep's) queues one even so, as for drains.
+    """
+    if force:
+        cache.set("emails-pending", 1, timeout=WAKE_TTL)
+    elif not _claim("emails-pending"):
         return False
     return _queue("ticketing.tasks.send_emails", group="email")
 
 
 def emails_started() -> None:
     cache.delete("emails-pending")
+
+
+# Longer than a sender's time budget (services.send_owed_emails), so the mark outlives only a
+# sender that was killed, and then not for long.
+SENDING_TTL = 60
+
+
+@contextmanager
+def sending_emails():
+    """Yield True when no other outbox sender is at work (and mark this one as it), else False.
+
+    A mark in the cache: with Redis down it is each process's own, so two senders may then run
+    at once, which the outbox's claims make safe (only slower for the drain).
+    """
+    alone = cache.add("emails-sending", 1, timeout=SENDING_TTL)
+    try:
+        yield alone
+    finally:
+        if alone:
+            cache.delete("emails-sending")
 
 
 def _claim(key: str) -> bool:

@@ -257,7 +257,7 @@ def test_a_waiting_room_arrival_committing_after_the_draw_is_placed_by_a_later_b
     assert not TicketRequest.objects.filter(draw__isnull=False).exists()
 
 
-def test_the_sweep_serves_queues_sends_owed_emails_and_logs_every_entry(
+def test_the_sweep_serves_queues_has_owed_emails_sent_and_logs_every_entry(
     make_user, make_event, settings, tmp_path, monkeypatch
 ):
     from django.core import mail
@@ -276,7 +276,8 @@ def test_the_sweep_serves_queues_sends_owed_emails_and_logs_every_entry(
     summary = tasks.sweep()
     assert sorted(summary["drains"]) == sorted(e.pk for e in events)
     assert TicketRequest.objects.filter(status="fulfilled").count() == 2
-    assert summary["emails"] == 2 == len(mail.outbox)
+    assert summary["emails"] is True  # a run of the sender asked for (here run at once)
+    assert len(mail.outbox) == 2
     assert [row["kind"] for row in read_csv(settings.TRANSACTIONS_CSV)] == [
         "queued",
         "queued",
