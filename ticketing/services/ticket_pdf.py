@@ -5,7 +5,7 @@ from functools import lru_cache
 from pathlib import Path
 
 import reportlab
-import segno
+import zxingcpp
 from django.utils.translation import gettext as _
 from PIL import Image, ImageOps
 from reportlab.lib.pagesizes import A4
@@ -79,12 +79,11 @@ def render_order_tickets_pdf(order: Order, *, codes: dict | None = None) -> byte
 
 def qr_png(code: str, *, scale: int = 10) -> bytes:
     """The code as a black-on-white QR code PNG, with the quiet zone scanners need."""
-    # Drawn by Pillow from segno's modules: segno's own PNG writer is pure Python, and an
-    # on-sale's confirmations draw thousands of codes (15 ms a code against well under 1).
-    matrix = _qr(code).matrix
-    size = len(matrix)
-    image = Image.frombytes("1", (size, size), bytes(_packed_rows(matrix)))
-    image = ImageOps.invert(image.convert("L"))  # dark modules black
+    rows = _modules(code)
+    size = len(rows)
+    image = Image.frombytes(
+        "L", (size, size), b"".join(bytes(0 if dark else 255 for dark in row) for row in rows)
+    )
     image = ImageOps.expand(image, border=QUIET_ZONE, fill=255)
     image = image.resize((image.width * scale, image.height * scale), Image.Resampling.NEAREST)
     out = io.BytesIO()
@@ -92,22 +91,13 @@ def qr_png(code: str, *, scale: int = 10) -> bytes:
     return out.getvalue()
 
 
-def _packed_rows(matrix):
-    """Each row of modules as bits, 1 for dark, padded to whole bytes (Pillow's "1" raw mode)."""
-    for row in matrix:
-        bits = "".join("1" if module else "0" for module in row)
-        bits += "0" * (-len(bits) % 8)
-        yield from int(bits, 2).to_bytes(len(bits) // 8, "big")
-
-
 def _draw_qr(pdf, code: str, x: float, y: float, size: float):
     """The code's dark modules as filled rectangles (one a run): sharp at any print size, and
     no image to encode. (x, y) is the lower left of the square, quiet zone included."""
-    matrix = _qr(code).matrix
-    modules = len(matrix) + 2 * QUIET_ZONE
-    unit = size / modules
+    rows = _modules(code)
+    unit = size / (len(rows) + 2 * QUIET_ZONE)
     path = pdf.beginPath()
-    for r, row in enumerate(matrix):
+    for r, row in enumerate(rows):
         top = y + size - (r + QUIET_ZONE) * unit
         c = 0
         while c < len(row):
@@ -123,9 +113,18 @@ def _draw_qr(pdf, code: str, x: float, y: float, size: float):
 
 
 @lru_cache(maxsize=64)
-def _qr(code: str) -> segno.QRCode:
-    # Encoding is most of a code's cost, and a confirmation draws each code twice (email, PDF).
-    return segno.make(code, error="m")
+def _modules(code: str) -> tuple[tuple[bool, ...], ...]:
+    """The code's QR modules, row by row, True for dark (error correction M, as on the ticket page).
+
+    Encoded by zxing-cpp (C++): an on-sale's confirmations draw thousands of codes, and segno's
+    pure-Python encoder took about 25 ms a code against well under 1. Cached, as a confirmation
+    draws each code twice (email, PDF).
+    """
+    barcode = zxingcpp.create_barcode(code, zxingcpp.BarcodeFormat.QRCode, ec_level="M")
+    pixels = memoryview(barcode.to_image(scale=1, add_quiet_zones=False))
+    height, width = pixels.shape
+    flat = bytes(pixels)
+    return tuple(tuple(flat[r * width + c] < 128 for c in range(width)) for r in range(height))
 
 
 def _register_fonts():

@@ -86,7 +86,7 @@ def emails_started() -> None:
 
 # Longer than a sender's time budget (services.send_owed_emails), so the mark outlives only a
 # sender that was killed, and then not for long.
-SENDING_TTL = 60
+SENDING_TTL = 30
 
 
 @contextmanager

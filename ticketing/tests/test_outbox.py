@@ -364,3 +364,59 @@ def test_a_sender_that_outlived_its_claim_sends_no_email_another_sender_took(
     # first sender then finds its other two taken and leaves them: 4, not 6.
     assert len(mail.outbox) == 4
     assert not OutboxEmail.objects.filter(sent_at__isnull=True).exists()
+
+
+# One sender at a time, within its time budget: on sale day thousands of confirmations must not
+# take every worker of the cluster, or run into its time-out.
+
+
+@pytest.mark.django_db
+def test_a_sender_that_finds_another_at_work_leaves_it_the_work(
+    make_user, event, vip, mailoutbox, monkeypatch
+):
+    serve(make_user, vip, 3)
+    monkeypatch.setattr(wakeups, "async_task", lambda *args, **kwargs: None)
+    with wakeups.sending_emails() as alone:
+        assert alone
+        assert tasks.send_emails() == 0  # a second sender, woken meanwhile
+        assert mailoutbox == []
+    assert tasks.send_emails() == 3  # the mark went with the first
+    assert OutboxEmail.objects.filter(sent_at__isnull=True).count() == 0
+
+
+@pytest.mark.django_db
+def test_the_sender_at_work_asks_for_another_run_when_emails_became_owed_meanwhile(
+    make_user, event, vip, monkeypatch
+):
+    serve(make_user, vip, 2)
+    queued = []
+    monkeypatch.setattr(wakeups, "async_task", lambda func, *args, **kwargs: queued.append(func))
+    # It found nothing to send, yet two emails are owed when it stops (they committed just after
+    # its last look, while a sender woken for them returned because this one was at work).
+    monkeypatch.setattr(services, "send_owed_emails", lambda: (0, False))
+    tasks.send_emails()
+    assert queued == ["ticketing.tasks.send_emails"]
+
+
+@pytest.mark.django_db
+def test_the_time_budget_is_checked_before_each_email_and_the_rest_let_go(
+    make_user, event, vip, mailoutbox, monkeypatch
+):
+    from ticketing.services import notifications
+
+    serve(make_user, vip, 5)
+    clock = [0.0]
+    monkeypatch.setattr(notifications.time, "monotonic", lambda: clock[0])
+    render = notifications.render
+
+    def slow_render(*args, **kwargs):  # each email takes 10 s of the budget
+        clock[0] += 10
+        return render(*args, **kwargs)
+
+    monkeypatch.setattr(notifications, "render", slow_render)
+    assert services.send_owed_emails(time_budget=25) == (3, True)
+    assert len(mailoutbox) == 3
+    rest = OutboxEmail.objects.filter(sent_at__isnull=True)
+    assert rest.count() == 2
+    assert not rest.exclude(claim="", claimed_until=None).exists()  # free for the next run at once
+    assert services.send_outbox() == 2
