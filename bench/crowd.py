@@ -16,7 +16,8 @@ crowd: N buyers (--crowd, 3,000) arrive at uniformly random moments of a window 
     REDIS_URL as given. Figures: failed connections (refused, reset, timed out), 5xx and 429
     answers, joining p50/p99 (first attempt to the 202), polling p50/p99 (each poll's response
     time), seconds from the opening until the last buyer saw its decision (and until the server
-    decided the last request), requests undecided, lost or doubled. The median of --runs; lost,
+    decided the last request, and until the cluster had sent every confirmation: the next run
+    starts only then), requests undecided, lost or doubled. The median of --runs; lost,
     doubled and undecided are the worst run's.
 """
 
@@ -294,7 +295,26 @@ def crowd_run(server: Serve, *, buyers: int, window: float, settle: float, run: 
     deadline = start + window + settle
     out = run_crowdgen(server.url, lines, start=start, deadline=deadline, progress=progress, label=label)
     checked = check_requests(seeded.event_ids[0], seeded.first_user, out, since=opens_at)
-    return {**summarise(out, opens_at=opens_at), **checked}
+    progress.update(f"{label}: waiting for the cluster to send every confirmation")
+    sent_at = wait_for_outbox()
+    emails = {"emails_sent_s": sent_at - opens_at if sent_at else None}
+    return {**summarise(out, opens_at=opens_at), **checked, **emails}
+
+
+def wait_for_outbox(timeout: float = 900.0) -> float | None:
+    """When the outbox was last seen empty (every confirmation sent); None if not within timeout.
+
+    Also keeps one run's emails from being rendered during the next run's opening: each run
+    measures one crowd, not a crowd on top of the last one's unfinished work.
+    """
+    deadline = time.time() + timeout
+    with psycopg.connect(database.conninfo(), autocommit=True) as conn:
+        while time.time() < deadline:
+            [(owed,)] = conn.execute("SELECT count(*) FROM ticketing_outboxemail WHERE sent_at IS NULL")
+            if not owed:
+                return time.time()
+            time.sleep(1)
+    return None
 
 
 def crowd_figures(*, buyers: int, window: float, runs: int, progress, settle: float = 120.0) -> dict:
@@ -318,7 +338,7 @@ def crowd_figures(*, buyers: int, window: float, runs: int, progress, settle: fl
     results = {"crowd_buyers": buyers, "crowd_window_s": window, "crowd_broker": settings.Q_BROKER}
     for key in ("failed_connections", "5xx", "429", "post_retries", "join_p50_ms", "join_p99_ms"):
         results[f"crowd_{key}"] = median(per_run, key)
-    for key in ("poll_p50_ms", "poll_p99_ms", "last_decided_s", "server_last_decided_s"):
+    for key in ("poll_p50_ms", "poll_p99_ms", "last_decided_s", "server_last_decided_s", "emails_sent_s"):
         results[f"crowd_{key}"] = median(per_run, key)
     for key in ("undecided", "lost", "doubled", "pending_in_db"):
         results[f"crowd_{key}"] = max(r[key] for r in per_run)

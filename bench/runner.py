@@ -55,6 +55,7 @@ TARGETS = [
     ("crowd_poll_p50_ms", None, False, "ms"),
     ("crowd_poll_p99_ms", 1000, False, "ms"),
     ("crowd_last_decided_s", None, False, "s after opening"),
+    ("crowd_emails_sent_s", None, False, "s after opening"),
     ("crowd_undecided", 0, False, "requests"),
     ("crowd_lost", 0, False, "requests"),
     ("crowd_doubled", 0, False, "buyers"),

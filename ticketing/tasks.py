@@ -40,10 +40,10 @@ def send_emails() -> int:
     with its PDF, would otherwise take every worker of the cluster and leave none for the drain.
     """
     wakeups.emails_started()
-    with wakeups.sending_emails() as alone:
-        if not alone:
+    with wakeups.sending_emails() as sender:
+        if not sender.alone:
             return 0  # the sender at work checks for more before it stops (below)
-        sent, more = services.send_owed_emails()
+        sent, more = services.send_owed_emails(before_each=sender.renew)
     if more or services.emails_owed():
         wakeups.request_emails()
     return sent

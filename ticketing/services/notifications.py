@@ -34,17 +34,18 @@ def emails_owed(*, now=None) -> bool:
     return OutboxEmail.objects.filter(free, sent_at__isnull=True).exists()
 
 
-def send_owed_emails(*, time_budget: float = 20.0) -> tuple[int, bool]:
+def send_owed_emails(*, time_budget: float = 20.0, before_each=None) -> tuple[int, bool]:
     """Send the outbox's unsent emails batch after batch: (sent, whether more may be owed).
 
     Stops after time_budget seconds, checked before each email (rendering one, with its PDF and
     QR codes, is the cost), so a task never runs into the cluster's time-out however slow the
-    machine; the caller then asks for another run.
+    machine; the caller then asks for another run. `before_each` is called before each email (the
+    task renews its one-sender mark with it).
     """
     deadline = time.monotonic() + time_budget
     sent = 0
     while True:
-        claimed, n = _send_batch(limit=BATCH, deadline=deadline)
+        claimed, n = _send_batch(limit=BATCH, deadline=deadline, before_each=before_each)
         sent += n
         if time.monotonic() >= deadline:
             return sent, claimed > 0
@@ -52,7 +53,7 @@ def send_owed_emails(*, time_budget: float = 20.0) -> tuple[int, bool]:
             return sent, False
 
 
-def _send_batch(*, limit: int, now=None, deadline: float | None = None) -> tuple[int, int]:
+def _send_batch(*, limit: int, now=None, deadline: float | None = None, before_each=None) -> tuple[int, int]:
     """Claim up to limit unsent emails and send them, until `deadline` (time.monotonic) if given:
     (claimed, sent). What the deadline leaves unsent is let go, for the next run to take at once."""
     now = now or timezone.now()
@@ -87,6 +88,8 @@ def _send_batch(*, limit: int, now=None, deadline: float | None = None) -> tuple
                 done, renewed_at = [], time.monotonic()
             if email.pk not in kept:
                 continue
+            if before_each is not None:
+                before_each()
             try:
                 message = render(email, sources)
                 message.connection = connection

@@ -84,23 +84,32 @@ def emails_started() -> None:
     cache.delete("emails-pending")
 
 
-# Longer than a sender's time budget (services.send_owed_emails), so the mark outlives only a
-# sender that was killed, and then not for long.
-SENDING_TTL = 30
+# A sender renews its mark before each email, so a killed sender's mark lapses within this: one
+# email (with its PDF) takes a small part of it. Were one ever slower, a second sender would start,
+# which the outbox's claims make safe.
+SENDING_TTL = 5
+
+
+class EmailSender:
+    def __init__(self):
+        self.alone = cache.add("emails-sending", 1, timeout=SENDING_TTL)
+
+    def renew(self) -> None:
+        cache.touch("emails-sending", SENDING_TTL)
 
 
 @contextmanager
 def sending_emails():
-    """Yield True when no other outbox sender is at work (and mark this one as it), else False.
+    """An EmailSender whose `alone` says no other outbox sender is at work (this one now is).
 
     A mark in the cache: with Redis down it is each process's own, so two senders may then run
     at once, which the outbox's claims make safe (only slower for the drain).
     """
-    alone = cache.add("emails-sending", 1, timeout=SENDING_TTL)
+    sender = EmailSender()
     try:
-        yield alone
+        yield sender
     finally:
-        if alone:
+        if sender.alone:
             cache.delete("emails-sending")
 
 

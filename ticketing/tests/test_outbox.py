@@ -376,8 +376,8 @@ def test_a_sender_that_finds_another_at_work_leaves_it_the_work(
 ):
     serve(make_user, vip, 3)
     monkeypatch.setattr(wakeups, "async_task", lambda *args, **kwargs: None)
-    with wakeups.sending_emails() as alone:
-        assert alone
+    with wakeups.sending_emails() as sender:
+        assert sender.alone
         assert tasks.send_emails() == 0  # a second sender, woken meanwhile
         assert mailoutbox == []
     assert tasks.send_emails() == 3  # the mark went with the first
@@ -393,7 +393,7 @@ def test_the_sender_at_work_asks_for_another_run_when_emails_became_owed_meanwhi
     monkeypatch.setattr(wakeups, "async_task", lambda func, *args, **kwargs: queued.append(func))
     # It found nothing to send, yet two emails are owed when it stops (they committed just after
     # its last look, while a sender woken for them returned because this one was at work).
-    monkeypatch.setattr(services, "send_owed_emails", lambda: (0, False))
+    monkeypatch.setattr(services, "send_owed_emails", lambda **kwargs: (0, False))
     tasks.send_emails()
     assert queued == ["ticketing.tasks.send_emails"]
 
@@ -420,3 +420,22 @@ def test_the_time_budget_is_checked_before_each_email_and_the_rest_let_go(
     assert rest.count() == 2
     assert not rest.exclude(claim="", claimed_until=None).exists()  # free for the next run at once
     assert services.send_outbox() == 2
+
+
+@pytest.mark.django_db
+def test_a_killed_senders_mark_lapses_within_seconds_and_a_working_one_keeps_it(
+    make_user, event, vip, monkeypatch
+):
+    serve(make_user, vip, 3)
+    renewals = []
+    monkeypatch.setattr(wakeups.EmailSender, "renew", lambda self: renewals.append(1))
+    tasks.send_emails()
+    assert len(renewals) == 3  # before each email
+    assert cache.get("emails-sending") is None  # let go when done
+    import time
+
+    monkeypatch.setattr(wakeups, "SENDING_TTL", 0.5)
+    assert wakeups.EmailSender().alone  # a sender, killed before it let go: its mark stays...
+    assert not wakeups.EmailSender().alone  # ...and holds back another sender...
+    time.sleep(0.6)
+    assert wakeups.EmailSender().alone  # ...until it lapses, unrenewed
