@@ -30,8 +30,12 @@ def send_outbox(*, limit: int = BATCH, now=None) -> int:
 
 def emails_owed(*, now=None) -> bool:
     """Whether an unsent email is free to be sent now (not claimed by a sender at work)."""
-    free = Q(claimed_until__isnull=True) | Q(claimed_until__lt=now or timezone.now())
-    return OutboxEmail.objects.filter(free, sent_at__isnull=True).exists()
+    return OutboxEmail.objects.filter(_free(now or timezone.now()), sent_at__isnull=True).exists()
+
+
+def _free(now) -> Q:
+    """Rows no sender holds at `now`: never claimed, or their claim expired."""
+    return Q(claimed_until__isnull=True) | Q(claimed_until__lt=now)
 
 
 def send_owed_emails(*, time_budget: float = 20.0, before_each=None) -> tuple[int, bool]:
@@ -60,7 +64,7 @@ def _send_batch(*, limit: int, now=None, deadline: float | None = None, before_e
     claim = secrets.token_hex(8)
     # Claimed with a conditional UPDATE (no lock held while mail is sent): a row is ours only if it
     # was free. Past the claim another run sends it: this sender died, or hangs on the mail server.
-    free = Q(claimed_until__isnull=True) | Q(claimed_until__lt=now)
+    free = _free(now)
     ids = list(OutboxEmail.objects.filter(free, sent_at__isnull=True).values_list("pk", flat=True)[:limit])
     if not ids:
         return 0, 0

@@ -35,9 +35,7 @@ def request_drain(event_id: int, *, force: bool = False) -> bool:
 
     `force` (the sweep's) queues one even so: a marker may outlive a task the broker lost.
     """
-    if force:
-        cache.set(_key(event_id), 1, timeout=WAKE_TTL)
-    elif not _claim(_key(event_id)):
+    if not _claim(_key(event_id), force=force):
         return False
     return _queue("ticketing.tasks.drain_event", event_id, group="drain")
 
@@ -73,9 +71,7 @@ def request_emails(*, force: bool = False) -> bool:
 
     `force` (the sweep's) queues one even so, as for drains.
     """
-    if force:
-        cache.set("emails-pending", 1, timeout=WAKE_TTL)
-    elif not _claim("emails-pending"):
+    if not _claim("emails-pending", force=force):
         return False
     return _queue("ticketing.tasks.send_emails", group="email")
 
@@ -113,8 +109,12 @@ def sending_emails():
             cache.delete("emails-sending")
 
 
-def _claim(key: str) -> bool:
-    """Set a wake-up marker; False when one is already set (a wake-up is pending)."""
+def _claim(key: str, *, force: bool = False) -> bool:
+    """Set a wake-up marker; False when one is already set (a wake-up is pending), unless `force`
+    (the sweep's: a marker may outlive a task the broker lost), which sets it regardless."""
+    if force:
+        cache.set(key, 1, timeout=WAKE_TTL)
+        return True
     if not cache.add(key, 1, timeout=WAKE_TTL):
         return False
     if not getattr(cache, "redis_available", True):
