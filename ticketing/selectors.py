@@ -12,7 +12,7 @@ from django.utils import timezone
 from events.models import Event, TicketType
 from ticketing import errors
 from ticketing.models import AuditEntry, CheckIn, CheckInList, Order, Ticket, TicketRequest
-from ticketing.services import fastqueue, signing
+from ticketing.services import fastqueue, places, signing
 
 QUEUED = TicketRequest.Status.QUEUED
 WAITING = TicketRequest.Status.WAITING
@@ -62,6 +62,9 @@ class QueuePosition:
     waiting_list: bool = False
     # Seconds until the client should ask again (services.polling); None once decided.
     poll_after_seconds: float | None = None
+    # Before the opening, about how many the draw will put ahead of this waiting-room request
+    # (drawn_ahead_estimate): the waiting room is asked back in about that order.
+    drawn_ahead: int | None = None
 
 
 def requests_ahead(*, ticket_request: TicketRequest) -> int:
@@ -83,6 +86,26 @@ def requests_ahead(*, ticket_request: TicketRequest) -> int:
             ahead += arrived - decided - skipped
     # The request itself may have been served since it was read.
     return max(ahead, 0)
+
+
+def drawn_ahead_estimate(*, ticket_request: TicketRequest) -> int:
+    """About how many the opening's draw will put ahead of a waiting-room request, were it now.
+
+    Everyone waiting in a higher priority, and the share of its own priority's waiting room that
+    its draw beats (the draws are uniform: services.places). Not a promise: the room may still
+    grow, and the place is given only at the opening. One statement, from the counters.
+    """
+    r = ticket_request
+    ahead = 0.0
+    for priority, arrived, decided, skipped, _ in fastqueue.queue_counters_ahead(
+        event_id=r.event_id, priority=r.priority, seq=r.seq
+    ):
+        queued = arrived - decided - skipped
+        if priority == r.priority:
+            ahead += max(queued - 1, 0) * r.draw / places.DRAW_SPAN
+        else:
+            ahead += queued
+    return int(ahead)
 
 
 def drain_rate(*, event_id: int, now=None) -> float:
@@ -124,10 +147,11 @@ def queue_position(*, ticket_request: TicketRequest, now=None) -> QueuePosition:
     if r.status != QUEUED:
         order_id = Order.objects.filter(request_id=r.pk).values_list("pk", flat=True).first()
         return QueuePosition(r.pk, r.status, None, 0, 0.0, False, order_id)
+    now = now or timezone.now()
     if r.draw is not None:
         # The waiting room's order is drawn when the sale opens; until then no place is promised.
-        return QueuePosition(r.pk, r.status, None, None, None, True, None)
-    now = now or timezone.now()
+        drawn = drawn_ahead_estimate(ticket_request=r) if now < r.event.sale_opens_at else None
+        return QueuePosition(r.pk, r.status, None, None, None, True, None, drawn_ahead=drawn)
     ahead = requests_ahead(ticket_request=r)
     rate = recent_drain_rate(event_id=r.event_id, now=now)
     eta = round((ahead + 1) / rate, 1) if rate > 0 else None

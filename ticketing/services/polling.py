@@ -3,8 +3,10 @@
 A crowd that polls at a fixed rate polls in step and mostly learns nothing. As Cloudflare's
 waiting room does (refreshIntervalSeconds), EventTix tells each client when to come back, from
 where its request stands: about every second near the front of a moving queue, up to about 20 s
-far back (10 s on a waiting list), the waiting room just after the opening, with jitter so that
-thousands of browsers spread out rather than ask in step. The page's htmx trigger,
+far back (10 s on a waiting list), with jitter so that thousands of browsers spread out rather than
+ask in step. The waiting room is asked back after the opening in about the order of its draw, the
+front first, at POLL_BUDGET_PER_S a second: each buyer comes back about when the drain reaches
+them, and a room of thousands does not all ask in the second after the opening. The page's htmx trigger,
 `poll_after_seconds` and the Retry-After header of `GET /api/queue/position` all carry this one
 figure.
 """
@@ -21,8 +23,11 @@ FASTEST = 1.0
 SLOWEST = 20.0
 WAITING_LIST = 10.0
 JITTER = 0.2  # each interval is spread by ±20 %
-# The waiting room comes back spread over this many seconds after the opening.
-OPENING_SPREAD = 5.0
+# The waiting room comes back from 1 s after the opening (the draw is made then), in the order of
+# the draw at settings.EVENTTIX_POLL_BUDGET_PER_S a second, each spread by up to RETURN_JITTER,
+# and none later than LATEST_RETURN after the opening.
+RETURN_JITTER = 2.0
+LATEST_RETURN = 30.0
 
 
 def poll_after(position, *, event, now, rng=random) -> float | None:
@@ -35,14 +40,10 @@ def poll_after(position, *, event, now, rng=random) -> float | None:
         until_open = (event.sale_opens_at - now).total_seconds()
         if until_open <= 0:
             base = 2.0  # open, and the draw is being made
+        elif until_open > SLOWEST:
+            base = SLOWEST  # far off: about every SLOWEST seconds, for the countdown
         else:
-            # Come back just after the opening, once the draw is made, spread over a few seconds
-            # so that the whole waiting room does not ask in the same instant (nor every second
-            # while it waits); from further off, about every SLOWEST seconds.
-            back = until_open + rng.uniform(1.0, 1.0 + OPENING_SPREAD)
-            if back <= SLOWEST:
-                return round(back, 1)
-            base = SLOWEST
+            return round(until_open + returning_after_opening(position, rng=rng), 1)
     elif position.eta_seconds is not None:
         if (position.ahead or 0) < settings.EVENTTIX_DRAIN_BATCH_SIZE:
             # In the drain's next batch: decided as soon as it runs. (The ETA comes from the recent
@@ -56,6 +57,19 @@ def poll_after(position, *, event, now, rng=random) -> float | None:
         base = 2.0 if (position.ahead or 0) < 1000 else 5.0
     base = min(SLOWEST, max(FASTEST, base))
     return round(max(FASTEST, base * rng.uniform(1 - JITTER, 1 + JITTER)), 1)
+
+
+def returning_after_opening(position, *, rng=random) -> float:
+    """Seconds after the opening a waiting-room request should ask for the place it was drawn.
+
+    The drain serves the room in the order of the draw, so the front is decided first; asking
+    back in about that order (drawn_ahead, an estimate), at the poll budget, brings each buyer
+    back near when their answer is ready, and keeps the room's return to a rate the server answers
+    at once (bench: the crowd). The room that is there when asked; late arrivals come back a
+    little early, which costs a poll, not a place.
+    """
+    paced = (position.drawn_ahead or 0) / settings.EVENTTIX_POLL_BUDGET_PER_S
+    return 1.0 + min(LATEST_RETURN, paced) + rng.uniform(0, RETURN_JITTER)
 
 
 def hint(position, *, event, now=None):

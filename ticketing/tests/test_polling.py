@@ -8,15 +8,22 @@ import pytest
 from django.utils import timezone
 
 from conftest import as_user
-from ticketing import services
+from ticketing import selectors, services
+from ticketing.models import TicketRequest
 from ticketing.selectors import QueuePosition
 from ticketing.services import polling
 
 pytestmark = pytest.mark.django_db
 
 
-def position(status="queued", *, ahead=0, eta=None, waiting_room=False):
-    return QueuePosition(1, status, None if waiting_room else ahead + 1, ahead, eta, waiting_room, None)
+def position(status="queued", *, ahead=0, eta=None, waiting_room=False, drawn_ahead=None):
+    place = None if waiting_room else ahead + 1
+    return QueuePosition(1, status, place, ahead, eta, waiting_room, None, drawn_ahead=drawn_ahead)
+
+
+class NoJitter:
+    def uniform(self, low, high):
+        return low
 
 
 def after(pos, event, now=None, seed=1):
@@ -61,12 +68,50 @@ def test_the_waiting_room_comes_back_just_after_the_opening_spread_out(event):
     opened = after(position(waiting_room=True), event, now=opens + timedelta(seconds=1))
     assert 16.0 <= far <= 24.0
     assert 1.6 <= opened <= 2.4
-    # Ten seconds before the opening: back 1 to 6 s after it, not all at once.
+    # Ten seconds before the opening, at the front of the draw: back 1 to 3 s after it, not all
+    # in the same instant.
     near = {
-        after(position(waiting_room=True), event, now=opens - timedelta(seconds=10), seed=s)
+        after(position(waiting_room=True, drawn_ahead=0), event, now=opens - timedelta(seconds=10), seed=s)
         for s in range(100)
     }
-    assert min(near) >= 11.0 and max(near) <= 16.0 and len(near) > 20
+    assert min(near) >= 11.0 and max(near) <= 13.0 and len(near) > 10
+
+
+def test_the_waiting_room_comes_back_front_first_at_the_poll_budget(event, settings):
+    settings.EVENTTIX_POLL_BUDGET_PER_S = 150
+    opens = event.sale_opens_at
+
+    def back(drawn_ahead):
+        pos = position(waiting_room=True, drawn_ahead=drawn_ahead)
+        return after(pos, event, now=opens - timedelta(seconds=10))
+
+    # 1,500 drawn ahead: the 150-a-second return reaches it 10 s after the front.
+    assert 21.0 <= back(1_500) <= 23.0
+    # However large the room, nobody is asked to wait more than half a minute past the opening.
+    assert 41.0 <= back(1_000_000) <= 43.0
+    assert back(0) < back(300) < back(3_000)
+
+
+def test_the_waiting_room_is_asked_back_in_the_order_it_is_served(make_user, make_event, settings):
+    settings.EVENTTIX_POLL_BUDGET_PER_S = 5  # 40 requests spread over 8 s
+    event = make_event(opens_in=timedelta(minutes=5), waiting_room=timedelta(hours=-1))
+    vip, regular = event.ticket_types.get(name="VIP"), event.ticket_types.get(name="Regular")
+    for ticket_type in [regular] * 30 + [vip] * 10:
+        services.enqueue_request(user=make_user(), ticket_type_id=ticket_type.pk, quantity=1)
+    now = event.sale_opens_at - timedelta(seconds=10)
+    back = {}
+    for request in TicketRequest.objects.filter(event=event).select_related("event"):
+        pos = selectors.queue_position(ticket_request=request, now=now)
+        back[request.pk] = polling.poll_after(pos, event=event, now=now, rng=NoJitter())
+
+    type(event).objects.filter(pk=event.pk).update(sale_opens_at=timezone.now())
+    services.drain_event_queue(event_id=event.pk)
+    # The drain served VIP first, each priority in the order of its draw (its places): the
+    # room was asked back in that order, the front first.
+    served = TicketRequest.objects.filter(event=event).order_by("-priority", "seq")
+    times = [back[pk] for pk in served.values_list("pk", flat=True)]
+    assert times == sorted(times)
+    assert times[0] < times[-1] - 5
 
 
 def test_a_crowd_is_spread_out_not_in_step(event):
