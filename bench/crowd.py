@@ -272,6 +272,9 @@ def summarise(out: dict, *, opens_at: float) -> dict:
             ((round(b["join_ms"]), round(b["accepted_at"] - opens_at, 1)) for b in buyers if b["join_ms"]),
             reverse=True,
         )[:5],
+        # Polls a second, and how many of them took over a second, by second after the opening:
+        # where the polling p99 comes from.
+        "polls_by_second": polls_by_second(out, opens_at=opens_at),
         "accepted": len(joins),
         "refused": sum(b["request_id"] is None and b["final"] is not None for b in buyers),
         "outcomes": dict(Counter(str(b["final"]) for b in buyers)),
@@ -279,6 +282,16 @@ def summarise(out: dict, *, opens_at: float) -> dict:
         "last_decided_s": max(decided_at) - opens_at if decided_at else None,
         "load_average_1m_after": os.getloadavg()[0],
     }
+
+
+def polls_by_second(out: dict, *, opens_at: float) -> dict:
+    """{second after the opening: [polls sent, polls slower than 1 s]}, for the seconds with polls."""
+    by_second = defaultdict(lambda: [0, 0])
+    for at, ms in zip(out.get("polls_at", []), out["polls_ms"], strict=False):
+        second = by_second[int(at - opens_at + 1000) - 1000]
+        second[0] += 1
+        second[1] += ms > 1000
+    return dict(sorted(by_second.items()))
 
 
 def crowd_run(server: Serve, *, buyers: int, window: float, settle: float, run: int, progress, label: str):

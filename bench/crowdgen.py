@@ -12,13 +12,14 @@ other than 429 (409 sold out at the door, for instance) is a final answer too. N
 the wall-clock DEADLINE.
 
 One connection per buyer in flight, as browsers would: one connector with no pool limit. An idle
-connection is kept for 1 s only, less than gunicorn's 2 s keep-alive, so no request is sent on a
-connection the server is closing (a client-side race browsers hide by retrying).
+connection is kept for 1 s only, less than the 5 s keep-alive `manage.py serve` gives gunicorn,
+so no request is sent on a connection the server is closing (a client-side race browsers hide by
+retrying).
 
 Output: {"buyers": [{"status", "request_id", "join_ms", "attempts", "accepted_at", "final",
-"decided_at", "post_errors"}], "polls_ms": [...], "asked_s": [waits between polls],
-"failures": [[wall time, "post"|"poll", kind, http status or null], ...]}, kind one of
-connection, timeout, 5xx, 429.
+"decided_at", "post_errors"}], "polls_ms": [...], "polls_at": [when each was sent],
+"asked_s": [waits between polls], "failures": [[wall time, "post"|"poll", kind, http status or
+null], ...]}, kind one of connection, timeout, 5xx, 429.
 """
 
 import asyncio
@@ -53,6 +54,7 @@ class Crowd:
     def __init__(self, url: str, start: float, deadline: float):
         self.url, self.start, self.deadline = url, start, deadline
         self.polls_ms: list[float] = []
+        self.polls_at: list[float] = []  # when each poll was sent (wall clock), beside polls_ms
         self.failures: list[list] = []
         self.buyers: list[dict] = []
         self.asked_s: list[float] = []  # the waits the server asked for between polls
@@ -73,6 +75,7 @@ class Crowd:
             return None, None, None
         if what == "poll":
             self.polls_ms.append((time.perf_counter() - started) * 1000)
+            self.polls_at.append(time.time() - (time.perf_counter() - started))
         if status >= 500 or status == 429:
             self.failures.append([time.time(), what, "5xx" if status >= 500 else "429", status])
         try:
@@ -151,6 +154,7 @@ class Crowd:
         return {
             "buyers": self.buyers,
             "polls_ms": self.polls_ms,
+            "polls_at": self.polls_at,
             "failures": self.failures,
             "asked_s": self.asked_s,
         }
