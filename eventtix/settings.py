@@ -336,8 +336,9 @@ EVENTTIX_BUSY_RETRY_AFTER_S = env.int("BUSY_RETRY_AFTER_S", default=2)
 # A new ticket request that waited longer than this in the web server's queue is refused at once
 # (503 "overloaded", eventtix/middleware.py) rather than served after its client has given up.
 EVENTTIX_SHED_AFTER_S = env.float("SHED_AFTER_S", default=2.0)
-# Polls a second the waiting room is asked back at after the opening, front of the draw first
-# (ticketing/services/polling.py): well inside what the web server answers at once.
+# The most polls of queue places the site asks for in any one second, and the rate the waiting
+# room is asked back at after the opening (ticketing/services/polling.py): well inside what the web
+# server answers at once beside the new ticket requests.
 EVENTTIX_POLL_BUDGET_PER_S = max(1.0, env.float("POLL_BUDGET_PER_S", default=150.0))
 # `manage.py serve` runs the task cluster at this niceness (0-19): under a crowd the CPU answers
 # buyers first, and the drain and the emails take what is left.

@@ -9,14 +9,22 @@ front first, at POLL_BUDGET_PER_S a second: each buyer comes back about when the
 them, and a room of thousands does not all ask in the second after the opening. The page's htmx trigger,
 `poll_after_seconds` and the Retry-After header of `GET /api/queue/position` all carry this one
 figure.
+
+The site answers a poll at once only while the polls stay within what it can serve: however many
+buyers are waiting, the intervals handed out (by scheduled()) fill each coming second of the site
+with at most POLL_BUDGET_PER_S polls, and an interval whose second is full is moved to the next
+second with room. A buyer's wait for news grows with the crowd; the answer to each poll does not.
 """
 
 import math
 import random
+import time
 
 from django.conf import settings
+from django.core.cache import cache
 from django.utils import timezone
 
+from eventtix.cache import count
 from ticketing.models import TicketRequest
 
 FASTEST = 1.0
@@ -28,6 +36,9 @@ JITTER = 0.2  # each interval is spread by ±20 %
 # and none later than LATEST_RETURN after the opening.
 RETURN_JITTER = 2.0
 LATEST_RETURN = 30.0
+# A full second moves a poll to the next second with room: tried 1, 2, 4... seconds further on.
+SLOT_TRIES = 6
+SLOT_KEEP_S = 180  # a second's count outlives the furthest interval handed out (under two minutes)
 
 
 def poll_after(position, *, event, now, rng=random) -> float | None:
@@ -72,9 +83,28 @@ def returning_after_opening(position, *, rng=random) -> float:
     return 1.0 + min(LATEST_RETURN, paced) + rng.uniform(0, RETURN_JITTER)
 
 
+def scheduled(seconds: float, *, at=None, rng=random) -> float:
+    """`seconds`, or later: the first second from then on in which the site's polls are within
+    POLL_BUDGET_PER_S, counting this one there.
+
+    Each second's polls are counted in the cache (one round trip, more only when seconds are
+    full). With Redis unreachable the count is each server process's own, so the site takes up to
+    its number of processes times the budget: looser, never closed.
+    """
+    now = time.time() if at is None else at
+    when, step = now + seconds, 1
+    for _ in range(SLOT_TRIES):
+        second = math.floor(when)
+        if count(cache, f"poll-slot:{second}", timeout=SLOT_KEEP_S) <= settings.EVENTTIX_POLL_BUDGET_PER_S:
+            break
+        when, step = second + step + rng.random(), step * 2
+    return round(max(FASTEST, when - now), 1)
+
+
 def hint(position, *, event, now=None):
     """Set position.poll_after_seconds; return the Retry-After header's value (or None)."""
-    position.poll_after_seconds = poll_after(position, event=event, now=now or timezone.now())
+    seconds = poll_after(position, event=event, now=now or timezone.now())
+    position.poll_after_seconds = None if seconds is None else scheduled(seconds)
     if position.poll_after_seconds is None:
         return None
     return str(math.ceil(position.poll_after_seconds))

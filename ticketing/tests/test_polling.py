@@ -2,6 +2,7 @@
 
 import random
 import re
+from collections import Counter
 from datetime import timedelta
 
 import pytest
@@ -154,3 +155,32 @@ def test_the_api_poll_of_a_queued_request_reads_little(api, buyer, regular, djan
     # The request with its event and the account, then the counters ahead: no user read.
     with django_assert_max_num_queries(2):
         assert api.get(f"/api/queue/position?request_id={mine.pk}").status_code == 200
+
+
+def test_no_second_is_handed_more_polls_than_the_budget(settings):
+    settings.EVENTTIX_POLL_BUDGET_PER_S = 3
+    at = 1_000_000.0  # a fixed clock: seconds 1,000,001 onwards
+    given = [polling.scheduled(1.0, at=at, rng=random.Random(n)) for n in range(10)]
+    seconds = Counter(int(at + g) for g in given)
+    assert max(seconds.values()) <= 3
+    assert sorted(given)[:3] == [1.0, 1.0, 1.0]  # the first three as asked
+    assert all(g >= 1.0 for g in given) and len(seconds) >= 4
+
+
+def test_a_long_interval_is_not_moved_by_a_full_near_second(settings):
+    settings.EVENTTIX_POLL_BUDGET_PER_S = 2
+    at = 2_000_000.0
+    for n in range(5):
+        polling.scheduled(1.0, at=at, rng=random.Random(n))
+    assert polling.scheduled(12.0, at=at) == 12.0
+
+
+def test_the_api_spreads_a_crowd_of_polls_over_the_budget(api, make_user, regular, settings):
+    settings.EVENTTIX_POLL_BUDGET_PER_S = 2
+    asked = []
+    for _ in range(6):
+        mine = services.enqueue_request(user=make_user(), ticket_type_id=regular.pk, quantity=1)
+        as_user(api, mine.user)
+        asked.append(api.get(f"/api/queue/position?request_id={mine.pk}").json()["poll_after_seconds"])
+    # Six buyers asking at once, two polls a second: not all told the same second.
+    assert max(asked) - min(asked) >= 1.5
