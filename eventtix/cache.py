@@ -92,6 +92,32 @@ def count(cache, key: str, *, timeout: int) -> int:
     return _count_generic(cache, key, timeout)
 
 
+# One round trip however many counters are full: counts one in each of KEYS in turn until a
+# counter is still within ARGV[1]; returns its place in KEYS (from 1), or 0 if every one was full.
+_COUNT_FIRST_WITH_ROOM_SCRIPT = (
+    "for i, key in ipairs(KEYS) do local n = redis.call('INCR', key)"
+    " if n == 1 then redis.call('EXPIRE', key, ARGV[2]) end"
+    " if n <= tonumber(ARGV[1]) then return i end end return 0"
+)
+
+
+def count_first_with_room(cache, keys: list[str], *, most: float, timeout: int) -> int | None:
+    """Count one in each of `keys` in turn, as count() does, until a counter is still within
+    `most` after its count; return that key's index, or None if every one was full. One Redis
+    round trip with FailSoftRedisCache, whatever the number of keys."""
+    counter = getattr(cache, "count_first_with_room", None)
+    if counter is not None:
+        return counter(keys, most=most, timeout=timeout)
+    return _first_with_room_generic(cache, keys, most, timeout)
+
+
+def _first_with_room_generic(cache, keys, most, timeout):
+    for index, key in enumerate(keys):
+        if _count_generic(cache, key, timeout) <= most:
+            return index
+    return None
+
+
 def _count_generic(cache, key, timeout):
     if cache.add(key, 1, timeout=timeout):
         return 1
@@ -136,6 +162,29 @@ class FailSoftRedisCache(RedisCache):
         if breaker.down_since is not None:
             breaker.recovered()
         return answer
+
+    def count_first_with_room(self, keys: list[str], *, most: float, timeout: int) -> int | None:
+        """See the module's count_first_with_room()."""
+        breaker = self._breaker
+        if time.monotonic() < breaker.down_until:
+            return _first_with_room_generic(self._local, keys, most, timeout)
+        try:
+            client = self.client.get_client(write=True)
+            place = int(
+                client.eval(
+                    _COUNT_FIRST_WITH_ROOM_SCRIPT,
+                    len(keys),
+                    *(self.make_and_validate_key(key) for key in keys),
+                    most,
+                    int(timeout),
+                )
+            )
+        except FAULTS as exc:
+            breaker.failed(exc, self.RETRY_SECONDS)
+            return _first_with_room_generic(self._local, keys, most, timeout)
+        if breaker.down_since is not None:
+            breaker.recovered()
+        return place - 1 if place else None
 
     get = _fail_soft("get")
     set = _fail_soft("set")

@@ -24,7 +24,7 @@ from django.conf import settings
 from django.core.cache import cache
 from django.utils import timezone
 
-from eventtix.cache import count
+from eventtix.cache import count_first_with_room
 from ticketing.models import TicketRequest
 
 FASTEST = 1.0
@@ -87,17 +87,20 @@ def scheduled(seconds: float, *, at=None, rng=random) -> float:
     """`seconds`, or later: the first second from then on in which the site's polls are within
     POLL_BUDGET_PER_S, counting this one there.
 
-    Each second's polls are counted in the cache (one round trip, more only when seconds are
-    full). With Redis unreachable the count is each server process's own, so the site takes up to
-    its number of processes times the budget: looser, never closed.
+    Each second's polls are counted in the cache, the seconds tried in one round trip however many
+    are full. With Redis unreachable the count is each server process's own, so the site takes up
+    to its number of processes times the budget: looser, never closed.
     """
     now = time.time() if at is None else at
-    when, step = now + seconds, 1
+    # The moments tried, in turn: the one asked for, then 1, 2, 4... seconds past each full one.
+    # Past the last, the poll goes uncounted to one more step on.
+    moments, step = [now + seconds], 1
     for _ in range(SLOT_TRIES):
-        second = math.floor(when)
-        if count(cache, f"poll-slot:{second}", timeout=SLOT_KEEP_S) <= settings.EVENTTIX_POLL_BUDGET_PER_S:
-            break
-        when, step = second + step + rng.random(), step * 2
+        moments.append(math.floor(moments[-1]) + step + rng.random())
+        step *= 2
+    keys = [f"poll-slot:{math.floor(moment)}" for moment in moments[:SLOT_TRIES]]
+    place = count_first_with_room(cache, keys, most=settings.EVENTTIX_POLL_BUDGET_PER_S, timeout=SLOT_KEEP_S)
+    when = moments[SLOT_TRIES if place is None else place]
     return round(max(FASTEST, when - now), 1)
 
 

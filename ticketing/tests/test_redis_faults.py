@@ -19,7 +19,7 @@ from django_q.conf import Conf
 from rest_framework.test import APIClient
 
 from conftest import as_user
-from eventtix.cache import FailSoftRedisCache, count
+from eventtix.cache import FailSoftRedisCache, count, count_first_with_room
 from ticketing import tasks
 from ticketing.models import TicketRequest
 from ticketing.services import wakeups
@@ -131,6 +131,23 @@ def test_a_counter_counts_in_redis_with_its_expiry_then_in_memory_while_redis_is
     assert [count(site, "n", timeout=60) for _ in range(2)] == [1, 2]  # from memory
     site_on.start()
     assert count(site, "n", timeout=60) == 1  # Redis again (empty after its restart)
+
+
+def test_the_first_counter_with_room_is_found_in_redis_then_in_memory_while_redis_is_down(site_on):
+    site = caches["default"]
+    keys = ["a", "b", "c"]
+    # Two fit in each: the first two asks land in "a", the next two in "b" (counting "a" past its
+    # room on the way), then "c"; when all three are full, None, each counted once more.
+    got = [count_first_with_room(site, keys, most=2, timeout=60) for _ in range(7)]
+    assert got == [0, 0, 1, 1, 2, 2, None]
+    assert [site.get(k) for k in keys] == [7, 5, 3]
+    raw = site.client.get_client()
+    assert all(55 <= raw.ttl(site.make_key(k)) <= 60 for k in keys)  # each set by its first count
+
+    site_on.kill()
+    assert [count_first_with_room(site, keys, most=1, timeout=60) for _ in range(4)] == [0, 1, 2, None]
+    site_on.start()
+    assert count_first_with_room(site, keys, most=1, timeout=60) == 0  # Redis again, empty
 
 
 def test_ticket_requests_pages_and_reads_answer_as_usual_with_redis_down(site_on, client, api, buyer, vip):
