@@ -166,7 +166,8 @@ def arrival_position(*, ticket_request: TicketRequest) -> QueuePosition:
     not just queued, and is looked up as usual.
     """
     r = ticket_request
-    # A waiting-room arrival has no place yet; queue_position says so without a query.
+    # A waiting-room arrival has no place yet; queue_position says so, with the estimate of how
+    # many the draw will put ahead of it (one read of the counters, before the opening).
     if r.ahead_on_arrival is None or r.draw is not None:
         return queue_position(ticket_request=r)
     ahead = r.ahead_on_arrival
