@@ -86,7 +86,7 @@ def join_queue(obj: TicketRequest, entry: AuditEntry, *, column: str, most_held:
         return obj.seq, ahead, held
     fields, values = fastpath.insert_values(obj, connection, leave_out="seq")
     entry_fields, entry_values = fastpath.insert_values(entry, connection, leave_out="request_id")
-    with connection.cursor() as cursor:
+    with connection.cursor() as cursor, fastpath.prepared(connection):
         fastpath.execute_and_commit(
             cursor,
             _join_sql(column, tuple(f.column for f in fields), tuple(f.column for f in entry_fields)),
@@ -187,7 +187,7 @@ def lock_buyer_and_read_type(
     committed while this statement waited for the lock is not seen: its key's unique constraint
     then refuses the second insert, and queue.enqueue_request reads the twin after that.)
     """
-    with connection.cursor() as cursor:
+    with connection.cursor() as cursor, fastpath.prepared(connection):
         cursor.execute(_lock_and_read_sql(connection.vendor), [ticket_type_id, idempotency_key, user_id])
         row = cursor.fetchone()
     if row is None:
