@@ -411,3 +411,26 @@ def test_queue_counters_ahead_match_the_orm(make_user, event, vip, regular):
         }
         fast = fastqueue.queue_counters_ahead(event_id=r.event_id, priority=r.priority, seq=r.seq)
         assert {tuple(int(x) for x in row) for row in fast} == expected
+
+
+def test_the_joins_statements_are_prepared_on_postgresql_and_nothing_else(buyer, other_buyer, vip):
+    from django.db import connection
+
+    if connection.vendor != "postgresql":
+        pytest.skip("prepared statements are PostgreSQL's")
+    connection.ensure_connection()
+    threshold = connection.connection.prepare_threshold
+    for user in (buyer, other_buyer):
+        services.enqueue_request(user=user, ticket_type_id=vip.pk, quantity=1)
+    selectors.queue_position(ticket_request=TicketRequest.objects.filter(user=buyer).get())
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT statement FROM pg_prepared_statements WHERE NOT from_sql")
+        statements = [row[0] for row in cursor.fetchall()]
+    # The buyer's lock and the join are prepared (once per connection: the connection may have
+    # prepared them in an earlier test, and the join has one text per counter column); the reads
+    # around them (the position, the order lookup) are not; and the threshold is as it was.
+    lock = [s for s in statements if "FOR NO KEY UPDATE" in s]
+    join = [s for s in statements if s.startswith("WITH held")]
+    assert len(lock) == 1 and 1 <= len(join) <= 2, statements
+    assert len(lock) + len(join) == len(statements), statements
+    assert connection.connection.prepare_threshold == threshold
