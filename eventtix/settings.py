@@ -126,8 +126,9 @@ else:
     if env.bool("DB_SERVER_SIDE_BINDING", default=True):
         # The server binds the parameters: psycopg then sends them apart from the query instead
         # of quoting each into it in Python, less CPU per statement on the request path.
-        # Statements are not prepared (psycopg's prepare_threshold stays off): measured, that
-        # cut the drain's rate by 40 % and gained the requests nothing (BENCHMARKS.md).
+        # Statements are not prepared (psycopg's prepare_threshold stays off): preparing them all
+        # cut the drain's rate by 40 % (BENCHMARKS.md). Only the join's two are, once per
+        # connection (ticketing/services/fastpath.prepared): their planning cost more than running.
         DATABASES["default"]["OPTIONS"] = {"server_side_binding": True}
     # No wait on the database is unbounded: a request queued behind a stalled lock holder gives
     # up (a 503 "busy, try again", eventtix/middleware.py), and a stalled transaction is ended.
