@@ -418,6 +418,8 @@ def test_the_joins_statements_are_prepared_on_postgresql_and_nothing_else(buyer,
 
     if connection.vendor != "postgresql":
         pytest.skip("prepared statements are PostgreSQL's")
+    if not connection.settings_dict["OPTIONS"].get("server_side_binding"):
+        pytest.skip("with client-side binding (DB_SERVER_SIDE_BINDING=false) psycopg prepares nothing")
     connection.ensure_connection()
     threshold = connection.connection.prepare_threshold
     for user in (buyer, other_buyer):
